@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktls: the TLS record layer as a TCP upper layer protocol.
+ *
+ * This file registers the ULP, attaches a context to a socket and swaps the
+ * socket's proto/proto_ops for ones whose entry points know about TLS.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <net/tcp.h>
+
+#include "ktls.h"
+#include "sockopt.h"
+#include "tx.h"
+#include "rx.h"
+
+static char *ulp_name = "tls";
+module_param(ulp_name, charp, 0444);
+MODULE_PARM_DESC(ulp_name,
+		 "TCP ULP name to register (default \"tls\"; \"ktls\" to load beside the in-tree tls.ko)");
+
+/*
+ * Protos derived from the socket's own TCP proto, one set per address
+ * family, indexed [tx configured][rx configured].  Rebuilt whenever the
+ * base proto changes (e.g. tcpv6_prot seen for the first time).
+ */
+struct ktls_protos {
+	const struct proto *base;
+	struct proto prot[2][2];
+	struct proto_ops ops[2][2];
+};
+
+static struct ktls_protos ktls_protos[2];
+static DEFINE_MUTEX(ktls_protos_lock);
+
+static struct ktls_protos *ktls_family_protos(const struct sock *sk)
+{
+	return &ktls_protos[sk->sk_family == AF_INET6];
+}
+
+static int ktls_disconnect(struct sock *sk, int flags)
+{
+	/* A TLS session cannot survive reuse of its socket. */
+	return -EOPNOTSUPP;
+}
+
+static void ktls_close(struct sock *sk, long timeout)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	long timeo = sock_sndtimeo(sk, 0);
+
+	lock_sock(sk);
+	if (ctx->tx)
+		ktls_tx_release(sk, ctx, timeo);
+	if (ctx->rx)
+		ktls_rx_release(sk, ctx);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
+	WRITE_ONCE(sk->sk_prot, ctx->sk_proto);
+	if (sk->sk_write_space == ktls_tx_write_space)
+		sk->sk_write_space = ctx->sk_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+	release_sock(sk);
+
+	if (ctx->tx)
+		ktls_tx_free(ctx);
+	if (ctx->rx)
+		ktls_rx_free(ctx);
+	ktls_crypto_free(&ctx->tx_crypto);
+	ktls_crypto_free(&ctx->rx_crypto);
+
+	ctx->sk_proto->close(sk, timeout);
+	/* Lockless readers (diag, sockmap checks) may still hold it. */
+	kfree_rcu(ctx, rcu);
+}
+
+static void ktls_build_protos(struct ktls_protos *p, const struct proto *base,
+			      const struct proto_ops *base_ops)
+{
+	int tx, rx;
+
+	for (tx = 0; tx < 2; tx++) {
+		for (rx = 0; rx < 2; rx++) {
+			struct proto *prot = &p->prot[tx][rx];
+			struct proto_ops *ops = &p->ops[tx][rx];
+
+			*prot = *base;
+			*ops = *base_ops;
+			prot->setsockopt = ktls_setsockopt;
+			prot->getsockopt = ktls_getsockopt;
+			prot->disconnect = ktls_disconnect;
+			prot->close = ktls_close;
+			if (tx)
+				ktls_tx_build_proto(prot, ops);
+			if (rx)
+				ktls_rx_build_proto(prot, ops);
+		}
+	}
+}
+
+static void ktls_prepare_protos(struct sock *sk)
+{
+	struct ktls_protos *p = ktls_family_protos(sk);
+	const struct proto *base = READ_ONCE(sk->sk_prot);
+
+	if (likely(smp_load_acquire(&p->base) == base))
+		return;
+
+	mutex_lock(&ktls_protos_lock);
+	if (p->base != base) {
+		ktls_build_protos(p, base, sk->sk_socket->ops);
+		/* Publish the tables before the pointer that says they fit. */
+		smp_store_release(&p->base, base);
+	}
+	mutex_unlock(&ktls_protos_lock);
+}
+
+void ktls_update_sk_prot(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_protos *p = ktls_family_protos(sk);
+	int tx = ctx->tx_crypto.ready, rx = ctx->rx_crypto.ready;
+
+	WRITE_ONCE(sk->sk_prot, &p->prot[tx][rx]);
+	WRITE_ONCE(sk->sk_socket->ops, &p->ops[tx][rx]);
+}
+
+static int ktls_init(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct ktls_context *ctx;
+
+	/* Only a connected stream has a record stream to protect. */
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	if (!sk->sk_socket)
+		return -EINVAL;
+
+	ktls_prepare_protos(sk);
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->sk = sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->sk_proto = READ_ONCE(sk->sk_prot);
+	/* Release order: sk_proto is visible before sk_prot changes. */
+	rcu_assign_pointer(icsk->icsk_ulp_data, ctx);
+	ktls_update_sk_prot(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+	return 0;
+}
+
+/* sockmap or BPF replaced our proto underneath us: follow it. */
+static void ktls_update(struct sock *sk, struct proto *p,
+			void (*write_space)(struct sock *sk))
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+
+	if (likely(ctx)) {
+		ctx->sk_write_space = write_space;
+		ctx->sk_proto = p;
+	} else {
+		WRITE_ONCE(sk->sk_prot, p);
+		sk->sk_write_space = write_space;
+	}
+}
+
+static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {
+	.init	= ktls_init,
+	.update	= ktls_update,
+	.owner	= THIS_MODULE,
+};
+
+static int __init ktls_module_init(void)
+{
+	int rc;
+
+	if (!ulp_name || !*ulp_name ||
+	    strlen(ulp_name) >= sizeof(ktls_ulp_ops.name)) {
+		pr_err("ulp_name must be 1 to %zu characters\n",
+		       sizeof(ktls_ulp_ops.name) - 1);
+		return -EINVAL;
+	}
+	strscpy(ktls_ulp_ops.name, ulp_name, sizeof(ktls_ulp_ops.name));
+
+	rc = tcp_register_ulp(&ktls_ulp_ops);
+	if (rc == -EEXIST) {
+		pr_err("TCP ULP \"%s\" is already registered (the in-tree tls module?); unload it first or load ktls with ulp_name=ktls\n",
+		       ulp_name);
+		return rc;
+	}
+	if (rc) {
+		pr_err("cannot register TCP ULP \"%s\": %d\n", ulp_name, rc);
+		return rc;
+	}
+	pr_info("registered TCP ULP \"%s\"\n", ulp_name);
+	return 0;
+}
+
+static void __exit ktls_module_exit(void)
+{
+	tcp_unregister_ulp(&ktls_ulp_ops);
+	/* Contexts are freed with kfree_rcu(); let that finish first. */
+	rcu_barrier();
+}
+
+module_init(ktls_module_init);
+module_exit(ktls_module_exit);
+
+MODULE_DESCRIPTION("TLS record layer in the kernel (out-of-tree kTLS)");
+MODULE_AUTHOR("The ktls developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SOL_TLS socket options.  Checks run in the order of the in-tree kTLS of
+ * the same kernels, so the same bad input gets the same errno.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/skmsg.h>
+#include <linux/sockptr.h>
+#include <linux/uaccess.h>
+
+#include "ktls.h"
+#include "sockopt.h"
+#include "tx.h"
+#include "rx.h"
+
+static int ktls_check_conf(const struct ktls_context *ctx,
+			   const struct tls_crypto_info *info,
+			   const struct ktls_crypto *alt,
+			   const struct ktls_cipher **cipher)
+{
+	if (info->version != TLS_1_2_VERSION &&
+	    info->version != TLS_1_3_VERSION)
+		return -EINVAL;
+
+	/* Both directions speak the same version and cipher. */
+	if (alt->ready && (alt->conf.info.version != info->version ||
+			   alt->conf.info.cipher_type != info->cipher_type))
+		return -EINVAL;
+
+	*cipher = ktls_cipher_find(info->cipher_type);
+	if (!*cipher)
+		return -EINVAL;
+	if ((*cipher)->tls12_only && info->version != TLS_1_2_VERSION)
+		return -EINVAL;
+	return 0;
+}
+
+static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
+			 sockptr_t optval, unsigned int optlen, bool tx)
+{
+	struct ktls_crypto *c = tx ? &ctx->tx_crypto : &ctx->rx_crypto;
+	struct ktls_crypto *alt = tx ? &ctx->rx_crypto : &ctx->tx_crypto;
+	struct tls_crypto_info *info = &c->conf.info;
+	const struct ktls_cipher *cipher;
+	int rc;
+
+	/* A socket in a sockmap has a psock; TLS and sockmap exclude. */
+	rcu_read_lock();
+	if (sk_psock(sk)) {
+		rcu_read_unlock();
+		return -EINVAL;
+	}
+	rcu_read_unlock();
+
+	if (sockptr_is_null(optval) || optlen < sizeof(*info))
+		return -EINVAL;
+	if (c->ready)
+		return -EBUSY;
+
+	if (copy_from_sockptr(info, optval, sizeof(*info))) {
+		rc = -EFAULT;
+		goto wipe_conf;
+	}
+	rc = ktls_check_conf(ctx, info, alt, &cipher);
+	if (rc)
+		goto wipe_conf;
+	if (optlen != cipher->info_size) {
+		rc = -EINVAL;
+		goto wipe_conf;
+	}
+	if (copy_from_sockptr_offset(info + 1, optval, sizeof(*info),
+				     optlen - sizeof(*info))) {
+		rc = -EFAULT;
+		goto wipe_conf;
+	}
+
+	c->cipher = cipher;
+	rc = ktls_crypto_init(c);
+	if (rc) {
+		pr_debug("no AEAD %s for cipher %u: %d\n", cipher->aead_name,
+			 cipher->type, rc);
+		goto wipe_conf;
+	}
+
+	ctx->version = info->version;
+	ctx->cipher_type = info->cipher_type;
+	rc = tx ? ktls_tx_init(sk, ctx) : ktls_rx_init(sk, ctx);
+	if (rc)
+		goto wipe_conf;
+
+	c->ready = true;
+	if (tx) {
+		write_lock_bh(&sk->sk_callback_lock);
+		ctx->sk_write_space = sk->sk_write_space;
+		sk->sk_write_space = ktls_tx_write_space;
+		write_unlock_bh(&sk->sk_callback_lock);
+	}
+	ktls_update_sk_prot(sk, ctx);
+	return 0;
+
+wipe_conf:
+	if (!alt->ready)
+		ctx->version = 0;
+	/* Frees any AEAD and wipes the key copied in. */
+	ktls_crypto_free(c);
+	return rc;
+}
+
+static int ktls_get_conf(struct sock *sk, struct ktls_context *ctx,
+			 char __user *optval, int __user *optlen, bool tx)
+{
+	struct ktls_crypto *c = tx ? &ctx->tx_crypto : &ctx->rx_crypto;
+	const struct ktls_cipher *ci = c->cipher;
+	u8 buf[KTLS_MAX_INFO];
+	int len, rc = 0;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (!optval || len < (int)sizeof(struct tls_crypto_info))
+		return -EINVAL;
+	if (!c->ready)
+		return -EBUSY;
+
+	if (len == sizeof(struct tls_crypto_info)) {
+		if (copy_to_user(optval, &c->conf.info, len))
+			return -EFAULT;
+		return 0;
+	}
+	if (len != ci->info_size)
+		return -EINVAL;
+
+	/* Report the live iv (explicit nonce) and next sequence number. */
+	memcpy(buf, c->conf.raw, ci->info_size);
+	memcpy(buf + ci->iv_off, c->iv + ci->salt_size, ci->iv_size);
+	memcpy(buf + ci->rec_seq_off, c->rec_seq, KTLS_REC_SEQ_SIZE);
+	if (copy_to_user(optval, buf, ci->info_size))
+		rc = -EFAULT;
+	memzero_explicit(buf, sizeof(buf));
+	return rc;
+}
+
+static int ktls_set_tx_zc(struct ktls_context *ctx, sockptr_t optval,
+			  unsigned int optlen)
+{
+	unsigned int value;
+
+	if (sockptr_is_null(optval) || optlen != sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value > 1)
+		return -EINVAL;
+	ctx->zerocopy_sendfile = value;
+	return 0;
+}
+
+static int ktls_get_tx_zc(struct ktls_context *ctx, char __user *optval,
+			  int __user *optlen)
+{
+	unsigned int value = ctx->zerocopy_sendfile;
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len != sizeof(value))
+		return -EINVAL;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
+static int ktls_set_no_pad(struct sock *sk, struct ktls_context *ctx,
+			   sockptr_t optval, unsigned int optlen)
+{
+	u32 value;
+	int rc;
+
+	if (ctx->version != TLS_1_3_VERSION || sockptr_is_null(optval) ||
+	    optlen < sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value > 1)
+		return -EINVAL;
+	rc = check_zeroed_sockptr(optval, sizeof(value),
+				  optlen - sizeof(value));
+	if (rc < 1)
+		return rc == 0 ? -EINVAL : rc;
+
+	if (!ctx->rx_crypto.ready)
+		return -EINVAL;
+	ctx->rx_no_pad = value;
+	return 0;
+}
+
+static int ktls_get_no_pad(struct ktls_context *ctx, char __user *optval,
+			   int __user *optlen)
+{
+	int value, len;
+
+	if (ctx->version != TLS_1_3_VERSION)
+		return -EINVAL;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(value))
+		return -EINVAL;
+	if (!ctx->rx_crypto.ready)
+		return -EINVAL;
+
+	value = ctx->rx_no_pad;
+	if (put_user(sizeof(value), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
+int ktls_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	int rc;
+
+	if (level != SOL_TLS)
+		return ctx->sk_proto->setsockopt(sk, level, optname, optval,
+						 optlen);
+
+	lock_sock(sk);
+	switch (optname) {
+	case TLS_TX:
+	case TLS_RX:
+		rc = ktls_set_conf(sk, ctx, optval, optlen,
+				   optname == TLS_TX);
+		break;
+	case TLS_TX_ZEROCOPY_RO:
+		rc = ktls_set_tx_zc(ctx, optval, optlen);
+		break;
+	case TLS_RX_EXPECT_NO_PAD:
+		rc = ktls_set_no_pad(sk, ctx, optval, optlen);
+		break;
+	default:
+		rc = -ENOPROTOOPT;
+		break;
+	}
+	release_sock(sk);
+	return rc;
+}
+
+int ktls_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	int rc;
+
+	if (level != SOL_TLS)
+		return ctx->sk_proto->getsockopt(sk, level, optname, optval,
+						 optlen);
+
+	lock_sock(sk);
+	switch (optname) {
+	case TLS_TX:
+	case TLS_RX:
+		rc = ktls_get_conf(sk, ctx, optval, optlen,
+				   optname == TLS_TX);
+		break;
+	case TLS_TX_ZEROCOPY_RO:
+		rc = ktls_get_tx_zc(ctx, optval, optlen);
+		break;
+	case TLS_RX_EXPECT_NO_PAD:
+		rc = ktls_get_no_pad(ctx, optval, optlen);
+		break;
+	default:
+		rc = -ENOPROTOOPT;
+		break;
+	}
+	release_sock(sk);
+	return rc;
+}

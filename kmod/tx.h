@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* ktls TX layer: records built, sealed and pushed to TCP. */
+#ifndef _KTLS_TX_H
+#define _KTLS_TX_H
+
+#include "ktls.h"
+
+/*
+ * Called with the socket locked once ctx->tx_crypto is keyed (aead set,
+ * iv/rec_seq loaded).  Allocates ctx->tx.  On error nothing is left set.
+ */
+int ktls_tx_init(struct sock *sk, struct ktls_context *ctx);
+/* Patch the proto and proto_ops used while TX is configured. */
+void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops);
+/* close(): socket locked; push any open record within SO_LINGER rules. */
+void ktls_tx_release(struct sock *sk, struct ktls_context *ctx, long timeo);
+/* close(): after release_sock(); may sleep; frees ctx->tx. */
+void ktls_tx_free(struct ktls_context *ctx);
+/* Installed as sk->sk_write_space while TX is configured. */
+void ktls_tx_write_space(struct sock *sk);
+
+#endif /* _KTLS_TX_H */

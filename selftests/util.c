@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Shared helpers for the ktls selftests. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+
+
+const struct kt_cipher kt_ciphers[] = {
+	{ .name = "aes-gcm-128", .type = TLS_CIPHER_AES_GCM_128,
+	  .info_size = sizeof(struct tls12_crypto_info_aes_gcm_128),
+	  .iv = 8, .key = 16, .salt = 4, .evp = "AES-128-GCM" },
+	{ .name = "aes-gcm-256", .type = TLS_CIPHER_AES_GCM_256,
+	  .info_size = sizeof(struct tls12_crypto_info_aes_gcm_256),
+	  .iv = 8, .key = 32, .salt = 4, .evp = "AES-256-GCM" },
+	{ .name = "aes-ccm-128", .type = TLS_CIPHER_AES_CCM_128,
+	  .info_size = sizeof(struct tls12_crypto_info_aes_ccm_128),
+	  .iv = 8, .key = 16, .salt = 4, .evp = "AES-128-CCM" },
+	{ .name = "chacha20-poly1305", .type = TLS_CIPHER_CHACHA20_POLY1305,
+	  .info_size = sizeof(struct tls12_crypto_info_chacha20_poly1305),
+	  .iv = 12, .key = 32, .salt = 0, .evp = "ChaCha20-Poly1305" },
+};
+const size_t kt_n_ciphers = sizeof(kt_ciphers) / sizeof(kt_ciphers[0]);
+
+const struct kt_cipher *kt_cipher(uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < kt_n_ciphers; i++)
+		if (kt_ciphers[i].type == type)
+			return &kt_ciphers[i];
+	return NULL;
+}
+
+const char *kt_ulp(void)
+{
+	const char *u = getenv("KTLS_ULP");
+
+	return u && *u ? u : "tls";
+}
+
+void kt_tcp_pair(int family, int *client, int *server)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					     sizeof(struct sockaddr_in);
+	int l, c, s;
+
+	ss.ss_family = family;
+	if (family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	else
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+			htonl(INADDR_LOOPBACK);
+
+	l = socket(family, SOCK_STREAM, 0);
+	KT_ASSERT(l >= 0);
+	KT_ASSERT_OK(bind(l, (struct sockaddr *)&ss, len));
+	KT_ASSERT_OK(listen(l, 8));
+	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&ss, &len));
+	c = socket(family, SOCK_STREAM, 0);
+	KT_ASSERT(c >= 0);
+	KT_ASSERT_OK(connect(c, (struct sockaddr *)&ss, len));
+	s = accept(l, NULL, NULL);
+	KT_ASSERT(s >= 0);
+	close(l);
+	*client = c;
+	*server = s;
+}
+
+int kt_attach(int fd)
+{
+	const char *u = kt_ulp();
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, u, strlen(u));
+}
+
+size_t kt_fill_info(union kt_crypto_info *ci, uint16_t version,
+		    uint16_t cipher, unsigned int seed)
+{
+	const struct kt_cipher *c = kt_cipher(cipher);
+	unsigned char *p;
+	size_t i, n;
+
+	memset(ci, 0, sizeof(*ci));
+	ci->info.version = version;
+	ci->info.cipher_type = cipher;
+	if (!c)
+		return sizeof(ci->info);
+	/* iv, key, salt, rec_seq follow the header in this order. */
+	p = ci->raw + sizeof(ci->info);
+	n = c->iv + c->key + c->salt;
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 7 + 1);
+	/* rec_seq starts at 0 so tests can count records. */
+	return c->info_size;
+}
+
+void kt_install(int fd, int dir, uint16_t version, uint16_t cipher,
+		unsigned int seed)
+{
+	union kt_crypto_info ci;
+	size_t len = kt_fill_info(&ci, version, cipher, seed);
+
+	if (kt_attach(fd) && errno != EEXIST)
+		KT_FAIL("TCP_ULP %s: %s", kt_ulp(), strerror(errno));
+	KT_ASSERT_OK(setsockopt(fd, SOL_TLS, dir, &ci, len));
+}
+
+int kt_module_load(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = syscall(SYS_finit_module, fd, params ? params : "", 0);
+	rc = rc ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+int kt_module_unload(const char *name)
+{
+	int tries;
+
+	/* A just-closed socket may still pin the module for an RCU period. */
+	for (tries = 0; tries < 50; tries++) {
+		if (!syscall(SYS_delete_module, name, O_NONBLOCK))
+			return 0;
+		if (errno != EAGAIN && errno != EBUSY && errno != EWOULDBLOCK)
+			return -errno;
+		usleep(100000);
+	}
+	return -errno;
+}
+
+int kt_module_loaded(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/initstate", name);
+	return stat(path, &st) == 0;
+}
+
+static int kt_ktls_ulp_is(const char *ulp_name)
+{
+	char buf[64] = "";
+	FILE *f = fopen("/sys/module/ktls/parameters/ulp_name", "r");
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return !strcmp(buf, ulp_name);
+}
+
+int kt_ktls_load(const char *ulp_name)
+{
+	const char *ko = getenv("KTLS_KO");
+	char params[64];
+	int rc;
+
+	if (kt_module_loaded("ktls")) {
+		if (kt_ktls_ulp_is(ulp_name))
+			return 0;
+		rc = kt_module_unload("ktls");
+		if (rc)
+			return rc;
+	}
+	snprintf(params, sizeof(params), "ulp_name=%s", ulp_name);
+	return kt_module_load(ko && *ko ? ko : "/ktls/ktls.ko", params);
+}
+
+void kt_need_ktls(void)
+{
+	int rc = kt_ktls_load(kt_ulp());
+
+	if (rc)
+		KT_FAIL("cannot load ktls with ulp_name=%s: %s", kt_ulp(),
+			strerror(-rc));
+}
+
+void kt_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			KT_FAIL("write: %s", w ? strerror(errno) : "0 bytes");
+		p += w;
+		n -= w;
+	}
+}
+
+void kt_read_all(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+
+	while (n) {
+		ssize_t r = read(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			KT_FAIL("read: %s, %zu bytes short",
+				r ? strerror(errno) : "EOF", n);
+		p += r;
+		n -= r;
+	}
+}
+
+void kt_fill_pattern(void *buf, size_t n, unsigned int seed)
+{
+	unsigned char *p = buf;
+	uint32_t x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared helpers for the ktls selftests: sockets, keys, module state. */
+#ifndef KTLS_UTIL_H
+#define KTLS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <ktls/tls_uapi.h>
+
+/* Largest UAPI crypto_info struct (ChaCha20 / AES-256: 56 bytes). */
+union kt_crypto_info {
+	struct tls_crypto_info info;
+	struct tls12_crypto_info_aes_gcm_128 gcm128;
+	struct tls12_crypto_info_aes_gcm_256 gcm256;
+	struct tls12_crypto_info_aes_ccm_128 ccm128;
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+	unsigned char raw[64];
+};
+
+struct kt_cipher {
+	const char *name;	/* for test names: "aes-gcm-128" */
+	uint16_t type;
+	size_t info_size;
+	size_t iv, key, salt;
+	const char *evp;	/* OpenSSL EVP cipher name */
+};
+
+extern const struct kt_cipher kt_ciphers[];
+extern const size_t kt_n_ciphers;
+const struct kt_cipher *kt_cipher(uint16_t type);
+
+/* The ULP name to attach: $KTLS_ULP, default "tls". */
+const char *kt_ulp(void);
+
+/* Connected loopback TCP pair; family AF_INET or AF_INET6. Exits on error. */
+void kt_tcp_pair(int family, int *client, int *server);
+/* setsockopt(TCP_ULP, kt_ulp()); returns its result (errno set). */
+int kt_attach(int fd);
+/* Fill a crypto_info with deterministic key material from seed. */
+size_t kt_fill_info(union kt_crypto_info *ci, uint16_t version,
+		    uint16_t cipher, unsigned int seed);
+/* kt_attach + TLS_TX/TLS_RX with kt_fill_info(seed); exits on error. */
+void kt_install(int fd, int dir, uint16_t version, uint16_t cipher,
+		unsigned int seed);
+
+/*
+ * Module state.  $KTLS_KO is the module path (default /ktls/ktls.ko).
+ * kt_ktls_load() makes sure ktls is loaded with this ulp_name, reloading
+ * it if it holds another.  Returns 0 or -errno.
+ */
+int kt_module_load(const char *path, const char *params);
+int kt_module_unload(const char *name);
+int kt_module_loaded(const char *name);
+int kt_ktls_load(const char *ulp_name);
+/* Exit the test unless ktls holds kt_ulp(). */
+void kt_need_ktls(void);
+
+/* Read and write exactly n bytes; exit on error or EOF. */
+void kt_write_all(int fd, const void *buf, size_t n);
+void kt_read_all(int fd, void *buf, size_t n);
+void kt_fill_pattern(void *buf, size_t n, unsigned int seed);
+
+#endif /* KTLS_UTIL_H */
