@@ -108,6 +108,7 @@ static void ktls_prepare_protos(struct sock *sk)
 	struct ktls_protos *p = ktls_family_protos(sk);
 	const struct proto *base = READ_ONCE(sk->sk_prot);
 
+	/* Pairs with the release below: a match means the tables are built. */
 	if (likely(smp_load_acquire(&p->base) == base))
 		return;
 

@@ -10,7 +10,7 @@
 # apt-get update runs only when the lists are missing, older than a day
 # or a package is not found.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KERNELS="${KERNELS:-6.1 6.12}"

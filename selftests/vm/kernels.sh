@@ -16,7 +16,7 @@
 # follows Debian's point releases.  KTLS_DEB_DIR may name a directory with
 # already downloaded .deb files to use instead of downloading.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Release the linux-image-amd64 metapackage points at (the distro's default).
@@ -122,7 +122,7 @@ fetch() {
 	mdir=$(modules_dir_of "$tmp" "$rel") || die "$deb has no modules for $rel"
 	# Debian generates modules.dep in postinst; the initramfs builder needs
 	# it to follow module dependencies.
-	depmod -b "${mdir%/lib/modules/$rel}" "$rel"
+	depmod -b "${mdir%/lib/modules/"$rel"}" "$rel"
 	touch "$tmp/.complete"
 	rm -rf "$dest"
 	mv "$tmp" "$dest"

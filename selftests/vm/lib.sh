@@ -70,3 +70,53 @@ modules_dir_of() {
 	done
 	return 1
 }
+
+# Copy the module sources into a per-kernel tree: kbuild writes objects next
+# to the sources, so two kernels must not share one tree.  Source root:
+# $KTLS_SRC (default the repo), which needs a root Kbuild (obj-m += kmod/).
+sync_sources() {
+	local src="${KTLS_SRC:-$KTLS_REPO}" dst=$1 item
+	[[ -f "$src/Kbuild" ]] || die "no $src/Kbuild (module sources missing?)"
+	mkdir -p "$dst"
+	if command -v rsync >/dev/null; then
+		# Build outputs are excluded, hence kept in dst (incremental
+		# rebuilds); stale sources are deleted.
+		rsync -a --delete \
+			--exclude=.git --exclude=.cache --exclude=.ci --exclude=selftests \
+			--exclude=userspace --exclude=/Makefile --exclude='*.o' --exclude='*.ko' \
+			--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
+			--exclude=modules.order --exclude=Module.symvers --exclude='.tmp_*' \
+			"$src/" "$dst/"
+	else
+		rm -rf "$dst"
+		mkdir -p "$dst"
+		for item in "$src"/* "$src"/.[!.]*; do
+			[[ -e "$item" ]] || continue
+			case "$(basename "$item")" in
+			.git | .cache | .ci | selftests | userspace | Makefile) continue ;;
+			esac
+			cp -a "$item" "$dst/"
+		done
+	fi
+}
+
+# build_module REL HEADERS_DIR BUILD_LOG [KBUILD_ARGS...]
+# Builds the module out of tree for one kernel; prints the build directory
+# (which holds kmod/ktls.ko).  On failure shows the log's tail, returns 1.
+build_module() {
+	local rel=$1 hdr=$2 blog=$3 bdir
+	shift 3
+	bdir="$KTLS_CACHE/build/$rel"
+	sync_sources "$bdir"
+	mkdir -p "$(dirname "$blog")"
+	if ! make -C "$hdr" M="$bdir" -j"$(nproc)" "$@" modules >"$blog" 2>&1; then
+		log "FAIL: module build for $rel; last lines of $blog:"
+		tail -n 40 "$blog" >&2
+		return 1
+	fi
+	if [[ ! -f "$bdir/kmod/ktls.ko" ]]; then
+		log "FAIL: build for $rel produced no kmod/ktls.ko (log: $blog)"
+		return 1
+	fi
+	echo "$bdir"
+}

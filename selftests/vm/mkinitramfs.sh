@@ -25,7 +25,7 @@
 # script's output to that device instead of the console.  Nothing loads
 # modules except the guest and the kernel's own request_module() calls.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REL="" OUT="" TREE="" GUEST="$KTLS_VM_DIR/guest-tests.sh"

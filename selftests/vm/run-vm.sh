@@ -1,0 +1,118 @@
+#!/bin/bash
+# Boot one kernel with one initramfs under QEMU (TCG: nested KVM hangs on
+# this kind of machine), capture the serial console, then scan the kernel
+# log for splats.
+#
+# run-vm.sh --kernel VMLINUZ --initrd INITRD --log FILE [options]
+#   --results FILE   second serial port (ttyS1) to FILE; the guest script's
+#                    output goes there (ktls.out=ttyS1), kept apart from
+#                    kernel messages
+#   --timeout SEC    hard limit for the whole VM run (default 900)
+#   --append ARGS    extra kernel command-line arguments
+#   --verbose        stream the console to stdout while it runs
+#
+# Environment: KTLS_QEMU_ACCEL (default tcg,thread=multi), KTLS_QEMU_CPU
+# (max), KTLS_QEMU_MEM (2048), KTLS_QEMU_SMP (2).
+#
+# Exit: 0 clean log and guest rc 0; 3 clean log but guest rc != 0;
+#       1 splat in the kernel log, timeout or no "KTLS-VM-DONE" sentinel.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KERNEL="" INITRD="" LOG="" RESULTS="" TIMEOUT=900 APPEND="" VERBOSE=0
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 2
+}
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--kernel) KERNEL=$2; shift 2 ;;
+	--initrd) INITRD=$2; shift 2 ;;
+	--log) LOG=$2; shift 2 ;;
+	--results) RESULTS=$2; shift 2 ;;
+	--timeout) TIMEOUT=$2; shift 2 ;;
+	--append) APPEND="$APPEND $2"; shift 2 ;;
+	--verbose) VERBOSE=1; shift ;;
+	-h | --help) usage ;;
+	*) die "run-vm: unknown argument '$1' (see --help)" ;;
+	esac
+done
+[[ -n "$KERNEL" && -n "$INITRD" && -n "$LOG" ]] || usage
+[[ -f "$KERNEL" ]] || die "kernel image $KERNEL not found"
+[[ -f "$INITRD" ]] || die "initramfs $INITRD not found"
+need_cmd qemu-system-x86_64 timeout
+
+# loglevel=7 so KERN_WARNING splats reach the console; panic=-1 reboots at
+# once on a panic and -no-reboot turns that into a QEMU exit (no waiting for
+# the timeout).  printk.devkmsg=on lets guest scripts log to /dev/kmsg.
+CMDLINE="console=ttyS0,115200 loglevel=7 panic=-1 printk.devkmsg=on rdinit=/init"
+SERIAL2=()
+if [[ -n "$RESULTS" ]]; then
+	mkdir -p "$(dirname "$RESULTS")"
+	: >"$RESULTS"
+	SERIAL2=(-serial "file:$RESULTS")
+	CMDLINE="$CMDLINE ktls.out=ttyS1"
+fi
+CMDLINE="$CMDLINE$APPEND"
+mkdir -p "$(dirname "$LOG")"
+: >"$LOG"
+
+QEMU=(qemu-system-x86_64
+	-accel "${KTLS_QEMU_ACCEL:-tcg,thread=multi}"
+	-cpu "${KTLS_QEMU_CPU:-max}" -m "${KTLS_QEMU_MEM:-2048}" -smp "${KTLS_QEMU_SMP:-2}"
+	-nodefaults -no-user-config -display none -monitor none -no-reboot
+	-serial "file:$LOG" "${SERIAL2[@]}"
+	-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE")
+
+start=$SECONDS
+tailpid=""
+if [[ $VERBOSE -eq 1 ]]; then
+	tail -n +1 -F "$LOG" 2>/dev/null &
+	tailpid=$!
+fi
+set +e
+# No stdin for QEMU: CI has none, and a terminal must not feed the guest.
+timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null
+qrc=$?
+set -e
+if [[ -n "$tailpid" ]]; then
+	sleep 0.5 # let tail print the last lines
+	kill "$tailpid" 2>/dev/null || true
+	wait "$tailpid" 2>/dev/null || true
+fi
+dur=$((SECONDS - start))
+
+fail=()
+if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
+	fail+=("timeout: VM still running after ${TIMEOUT}s")
+elif [[ $qrc -ne 0 ]]; then
+	fail+=("qemu exited with rc=$qrc")
+fi
+
+# Signs of kernel trouble.  Serial output has CRs; strip them for grep.
+PATTERNS='Oops|BUG:|WARNING:|KASAN|UBSAN|general protection fault|Kernel panic|'
+PATTERNS+='hung_task|blocked for more than|possible circular locking|'
+PATTERNS+='possible recursive locking|inconsistent lock state|'
+PATTERNS+='suspicious RCU usage|detected stall|kmemleak: .*suspected memory leak|'
+PATTERNS+='list_(add|del) corruption|Call Trace:|stack-protector|Unable to handle kernel'
+hits=$(tr -d '\r' <"$LOG" | grep -nE "$PATTERNS" | head -n 40 || true)
+[[ -z "$hits" ]] || fail+=("kernel log shows problems")
+
+guest_rc=$(tr -d '\r' <"$LOG" | sed -n 's/.*KTLS-VM-DONE rc=\([0-9][0-9]*\).*/\1/p' | tail -n1)
+[[ -n "$guest_rc" ]] || fail+=("no 'KTLS-VM-DONE' sentinel: the guest did not finish")
+
+log "VM $(basename "$KERNEL") finished in ${dur}s (qemu rc=$qrc, guest rc=${guest_rc:-none})"
+if [[ ${#fail[@]} -gt 0 ]]; then
+	for f in "${fail[@]}"; do log "FAIL: $f"; done
+	if [[ -n "$hits" ]]; then
+		printf '%s\n' "---- offending kernel log lines ($LOG) ----" >&2
+		printf '%s\n' "$hits" >&2
+	fi
+	printf '%s\n' "---- last 60 lines of $LOG ----" >&2
+	tr -d '\r' <"$LOG" | tail -n 60 >&2
+	printf '%s\n' "---- end of log ----" >&2
+	exit 1
+fi
+[[ "$guest_rc" -eq 0 ]] || exit 3
+exit 0
