@@ -135,6 +135,23 @@ run_kernel() {
 	log "[$series] done: $rc [$(elapsed)]"
 }
 
+# Static checks (W=1, sparse, checkpatch) count as tests too.
+if [[ "${KTLS_LINT:-1}" == 1 ]]; then
+	log "=== lint: W=1 + sparse on $KERNELS, checkpatch [$(elapsed)]"
+	lint_log="$KTLS_CACHE/logs/lint.log"
+	mkdir -p "$KTLS_CACHE/logs"
+	bash "$KTLS_REPO/selftests/lint.sh" $KERNELS >"$lint_log" 2>"$lint_log.err" || true
+	sed 's/^/[lint] /' "$lint_log"
+	read -r lpass lfail _ < <(count_ktap "$lint_log")
+	if [[ $((lpass + lfail)) -eq 0 ]]; then
+		lfail=1
+		cat "$lint_log.err" >&2
+	fi
+	total_pass=$((total_pass + lpass))
+	total_fail=$((total_fail + lfail))
+	summaries+=("lint: $lpass passed, $lfail failed; logs: $KTLS_CACHE/lint/")
+fi
+
 for k in $KERNELS; do run_kernel "$k"; done
 
 echo

@@ -18,7 +18,7 @@ KERNELS="${KERNELS:-6.1 6.12}"
 BASE_PKGS=(
 	build-essential libssl-dev openssl
 	qemu-system-x86 busybox-static cpio kmod xz-utils
-	sparse bc rsync
+	sparse bc rsync linux-source-6.12
 )
 
 [[ $(id -u) -eq 0 ]] || die "deps.sh installs packages: run it as root"
