@@ -37,6 +37,9 @@ check: deps
 run: deps
 	bash selftests/vm/run-demo.sh
 
+bench: deps
+	bash selftests/bench/run-bench.sh $(KERNELS)
+
 clean:
 	-$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)
 	$(MAKE) -C userspace clean
