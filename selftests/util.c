@@ -240,3 +240,62 @@ void kt_fill_pattern(void *buf, size_t n, unsigned int seed)
 		p[i] = (unsigned char)x;
 	}
 }
+
+/* --- in-tree tls.ko and kernel log (appended for test_control/test_module) */
+
+int kt_intree_load(void)
+{
+	const char *ko = getenv("KTLS_INTREE");
+	char path[256], rel[128] = "";
+	FILE *f;
+
+	if (kt_module_loaded("tls"))
+		return 0;
+	/* tls.ko ignores a clash on "tls": never load it beside that. */
+	if (kt_module_loaded("ktls") && kt_ktls_ulp_is("tls"))
+		return -EBUSY;
+	if (ko && *ko) {
+		snprintf(path, sizeof(path), "%s", ko);
+	} else {
+		f = fopen("/proc/sys/kernel/osrelease", "r");
+		if (!f)
+			return -errno;
+		if (!fgets(rel, sizeof(rel), f))
+			rel[0] = 0;
+		fclose(f);
+		rel[strcspn(rel, "\n")] = 0;
+		snprintf(path, sizeof(path),
+			 "/lib/modules/%s/kernel/net/tls/tls.ko", rel);
+	}
+	return kt_module_load(path, NULL);
+}
+
+int kt_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+int kt_kmsg_find(int fd, const char *needle)
+{
+	char rec[2048];
+	int found = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle)) {
+			kt_diag("kmsg: %.*s", (int)strcspn(rec, "\n"), rec);
+			found++;
+		}
+	}
+	return found;
+}

@@ -62,4 +62,15 @@ void kt_write_all(int fd, const void *buf, size_t n);
 void kt_read_all(int fd, void *buf, size_t n);
 void kt_fill_pattern(void *buf, size_t n, unsigned int seed);
 
+/*
+ * Debian's in-tree tls.ko: loaded from $KTLS_INTREE (or the running
+ * kernel's tree) unless already loaded.  Refuses (-EBUSY) while ktls holds
+ * "tls": tls.ko would load anyway and corrupt the ULP list on unload.
+ */
+int kt_intree_load(void);
+/* /dev/kmsg positioned at its end; -1 on error. */
+int kt_kmsg_open(void);
+/* Drain new kmsg records; how many contain needle (they are printed). */
+int kt_kmsg_find(int fd, const char *needle);
+
 #endif /* KTLS_UTIL_H */

@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KERNELS="${KERNELS:-6.1 6.12}"
 
 BASE_PKGS=(
-	build-essential libssl-dev openssl
+	build-essential libssl-dev openssl curl
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	sparse bc rsync linux-source-6.12
 )

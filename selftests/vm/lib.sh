@@ -80,8 +80,10 @@ sync_sources() {
 	mkdir -p "$dst"
 	if command -v rsync >/dev/null; then
 		# Build outputs are excluded, hence kept in dst (incremental
-		# rebuilds); stale sources are deleted.
-		rsync -a --delete \
+		# rebuilds); stale sources are deleted.  Changed files get a new
+		# mtime (no -t, --checksum) so kbuild never keeps a stale object
+		# when a source goes back to an older version.
+		rsync -rlp --checksum --delete \
 			--exclude=.git --exclude=.cache --exclude=.ci --exclude=selftests \
 			--exclude=userspace --exclude=/Makefile --exclude='*.o' --exclude='*.ko' \
 			--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
@@ -97,6 +99,17 @@ sync_sources() {
 			esac
 			cp -a "$item" "$dst/"
 		done
+	fi
+}
+
+# Serialise the runs that share $KTLS_CACHE (build trees, initramfs, logs):
+# a second run waits for the first instead of clobbering its files.
+cache_lock() {
+	mkdir -p "$KTLS_CACHE"
+	exec 9>"$KTLS_CACHE/.lock"
+	if ! flock -n 9; then
+		log "waiting for another run that uses $KTLS_CACHE"
+		flock 9
 	fi
 }
 

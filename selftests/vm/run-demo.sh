@@ -13,6 +13,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cache_lock
 
 GUEST="${1:-$KTLS_VM_DIR/demo-guest.sh}"
 [[ -f "$GUEST" ]] || die "guest script $GUEST not found"
