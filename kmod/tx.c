@@ -1,27 +1,631 @@
 // SPDX-License-Identifier: GPL-2.0
-/* TX layer placeholder: replaced by the record-building TX path. */
+/*
+ * TX layer: plaintext is gathered into an open record (copied user bytes
+ * in socket page frags, or references to spliced pages), sealed with the
+ * AEAD into freshly allocated pages and handed to TCP by reference.
+ *
+ * At most one sealed record waits for TCP at a time: it is pushed before
+ * anything else is sealed, and from a work item when TCP frees space.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/aead.h>
+#include <linux/bvec.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/workqueue.h>
+#include <net/inet_common.h>
+#include <net/tcp.h>
+
 #include "tx.h"
 
-int ktls_tx_init(struct sock *sk, struct ktls_context *ctx)
+#define KTLS_TX_PT_FRAGS	32	/* plaintext fragments per record */
+#define KTLS_TX_CT_FRAGS	8	/* ciphertext pieces per record */
+
+/* tx->flags bits */
+#define KTLS_TX_CLOSING		0	/* close() began: no more work */
+
+struct ktls_tx {
+	struct sock *sk;
+	/* Serialises senders: TCP drops the socket lock while it waits. */
+	struct mutex lock;
+	struct work_struct work;
+	unsigned long flags;
+	struct aead_request *req;
+
+	/* The open record. */
+	struct bio_vec pt[KTLS_TX_PT_FRAGS];
+	unsigned int pt_n;
+	unsigned int pt_len;
+	unsigned int pt_charged;	/* copied bytes charged to sk */
+	u8 pt_type;
+	bool seq_wrapped;		/* the last sequence number is used */
+
+	/* The sealed record TCP has not taken in full. */
+	struct bio_vec ct[KTLS_TX_CT_FRAGS];
+	unsigned int ct_n;
+	unsigned int ct_len;
+	unsigned int ct_sent;
+
+	u8 inner_type;			/* TLS 1.3 content type byte */
+	u8 aad[KTLS_MAX_AAD];
+	u8 nonce[KTLS_AEAD_IV_SIZE];
+	struct scatterlist src[KTLS_TX_PT_FRAGS + 2];
+	struct scatterlist dst[KTLS_TX_CT_FRAGS + 1];
+};
+
+static struct ktls_tx *ktls_tx_get(const struct sock *sk)
 {
+	return ktls_get_ctx(sk)->tx;
+}
+
+/* A fatal TX error: the peer's record stream can no longer continue. */
+static void ktls_tx_abort(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+	sk_error_report(sk);
+}
+
+static void ktls_tx_drop_ct(struct sock *sk, struct ktls_tx *tx)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->ct_n; i++)
+		put_page(tx->ct[i].bv_page);
+	sk_mem_uncharge(sk, tx->ct_len - tx->ct_sent);
+	tx->ct_n = 0;
+	tx->ct_len = 0;
+	tx->ct_sent = 0;
+}
+
+static void ktls_tx_drop_pt(struct sock *sk, struct ktls_tx *tx)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->pt_n; i++)
+		put_page(tx->pt[i].bv_page);
+	sk_mem_uncharge(sk, tx->pt_charged);
+	tx->pt_n = 0;
+	tx->pt_len = 0;
+	tx->pt_charged = 0;
+}
+
+/* Push the sealed record; 0 once TCP holds all of it. */
+static int ktls_tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
+{
+	int rc;
+
+	while (tx->ct_sent < tx->ct_len) {
+		rc = ktls_tcp_send_bvec(sk, tx->ct, tx->ct_n, tx->ct_sent,
+					tx->ct_len - tx->ct_sent, flags);
+		if (rc <= 0)
+			return rc ? rc : -EAGAIN;
+		tx->ct_sent += rc;
+		sk_mem_uncharge(sk, rc);
+	}
+	if (tx->ct_n)
+		ktls_tx_drop_ct(sk, tx);
 	return 0;
 }
 
-void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)
+/* Carve len bytes for the record's ciphertext out of socket page frags. */
+static int ktls_tx_alloc_ct(struct sock *sk, struct ktls_tx *tx,
+			    unsigned int len)
 {
+	struct page_frag *pfrag = sk_page_frag(sk);
+	unsigned int left = len;
+
+	if (!sk_wmem_schedule(sk, len))
+		return -ENOMEM;
+	while (left) {
+		unsigned int n;
+
+		/* A refill leaves >= 32 bytes: the header never splits. */
+		if (tx->ct_n == KTLS_TX_CT_FRAGS ||
+		    !sk_page_frag_refill(sk, pfrag))
+			goto undo;
+		n = min(left, pfrag->size - pfrag->offset);
+		bvec_set_page(&tx->ct[tx->ct_n++], pfrag->page, n,
+			      pfrag->offset);
+		get_page(pfrag->page);
+		pfrag->offset += n;
+		left -= n;
+	}
+	sk_mem_charge(sk, len);
+	tx->ct_len = len;
+	tx->ct_sent = 0;
+	return 0;
+
+undo:
+	while (tx->ct_n)
+		put_page(tx->ct[--tx->ct_n].bv_page);
+	return -ENOMEM;
 }
 
-void ktls_tx_release(struct sock *sk, struct ktls_context *ctx, long timeo)
+/* Seal the open record into tx->ct.  The caller pushed any older one. */
+static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
+			struct ktls_tx *tx)
 {
+	struct ktls_crypto *c = &ctx->tx_crypto;
+	bool tls13 = ctx->version == TLS_1_3_VERSION;
+	unsigned int explicit = tls13 ? 0 : c->cipher->explicit_iv;
+	unsigned int len, skip, ptlen, aadlen, i, n;
+	DECLARE_CRYPTO_WAIT(wait);
+	u8 *hdr;
+	int rc;
+
+	if (tx->seq_wrapped) {
+		/* Reusing a sequence number would reuse a nonce. */
+		ktls_tx_abort(sk, EBADMSG);
+		return -EBADMSG;
+	}
+
+	ptlen = tx->pt_len + tls13;
+	len = tx->pt_len + ktls_record_overhead(c, ctx->version);
+	rc = ktls_tx_alloc_ct(sk, tx, len);
+	if (rc)
+		return rc;
+
+	hdr = page_address(tx->ct[0].bv_page) + tx->ct[0].bv_offset;
+	hdr[0] = tls13 ? KTLS_TYPE_DATA : tx->pt_type;
+	hdr[1] = 0x03;
+	hdr[2] = 0x03;
+	hdr[3] = (len - KTLS_HEADER_SIZE) >> 8;
+	hdr[4] = (len - KTLS_HEADER_SIZE) & 0xff;
+	memcpy(hdr + KTLS_HEADER_SIZE, c->iv + c->cipher->salt_size,
+	       explicit);
+
+	ktls_build_nonce(c, ctx->version, tx->nonce);
+	aadlen = ktls_build_aad(tx->aad, ctx->version, c->rec_seq,
+				tx->pt_type,
+				tls13 ? len - KTLS_HEADER_SIZE : tx->pt_len);
+
+	/* src: aad | plaintext fragments | inner type (1.3) */
+	n = tx->pt_n + 1 + tls13;
+	sg_init_table(tx->src, n);
+	sg_set_buf(&tx->src[0], tx->aad, aadlen);
+	for (i = 0; i < tx->pt_n; i++)
+		sg_set_page(&tx->src[i + 1], tx->pt[i].bv_page,
+			    tx->pt[i].bv_len, tx->pt[i].bv_offset);
+	if (tls13) {
+		tx->inner_type = tx->pt_type;
+		sg_set_buf(&tx->src[n - 1], &tx->inner_type, 1);
+	}
+
+	/* dst: aad | the ciphertext pieces after header and nonce */
+	sg_init_table(tx->dst, tx->ct_n + 1);
+	sg_set_buf(&tx->dst[0], tx->aad, aadlen);
+	skip = KTLS_HEADER_SIZE + explicit;
+	for (i = 0, n = 1; i < tx->ct_n; i++) {
+		const struct bio_vec *bv = &tx->ct[i];
+
+		if (skip >= bv->bv_len) {
+			skip -= bv->bv_len;
+			continue;
+		}
+		sg_set_page(&tx->dst[n++], bv->bv_page, bv->bv_len - skip,
+			    bv->bv_offset + skip);
+		skip = 0;
+	}
+	sg_mark_end(&tx->dst[n - 1]);
+
+	aead_request_set_tfm(tx->req, c->aead);
+	aead_request_set_callback(tx->req, CRYPTO_TFM_REQ_MAY_SLEEP |
+				  CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(tx->req, aadlen);
+	aead_request_set_crypt(tx->req, tx->src, tx->dst, ptlen, tx->nonce);
+	/* An async (cryptd) AEAD completes later: correctness first. */
+	rc = crypto_wait_req(crypto_aead_encrypt(tx->req), &wait);
+	if (rc) {
+		ktls_tx_drop_ct(sk, tx);
+		ktls_tx_abort(sk, EBADMSG);
+		return -EBADMSG;
+	}
+
+	ktls_tx_drop_pt(sk, tx);
+	ktls_iv_advance(c, ctx->version);
+	tx->seq_wrapped = ktls_seq_advance(c->rec_seq);
+	return 0;
 }
 
-void ktls_tx_free(struct ktls_context *ctx)
+/* Copy up to len bytes from the iter into the open record. */
+static int ktls_tx_add_copy(struct sock *sk, struct ktls_tx *tx,
+			    struct iov_iter *from, size_t len)
 {
+	struct page_frag *pfrag = sk_page_frag(sk);
+	size_t added = 0;
+
+	while (added < len) {
+		struct bio_vec *last = tx->pt_n ? &tx->pt[tx->pt_n - 1] : NULL;
+		size_t n, got;
+		bool merge;
+
+		if (!sk_page_frag_refill(sk, pfrag))
+			return added ? added : -ENOMEM;
+		n = min_t(size_t, len - added, pfrag->size - pfrag->offset);
+		if (!sk_wmem_schedule(sk, n))
+			return added ? added : -ENOMEM;
+		merge = last && last->bv_page == pfrag->page &&
+			last->bv_offset + last->bv_len == pfrag->offset;
+		if (!merge && tx->pt_n == KTLS_TX_PT_FRAGS)
+			break;
+
+		got = copy_from_iter(page_address(pfrag->page) +
+				     pfrag->offset, n, from);
+		if (!got)
+			return added ? added : -EFAULT;
+		if (merge) {
+			last->bv_len += got;
+		} else {
+			bvec_set_page(&tx->pt[tx->pt_n++], pfrag->page, got,
+				      pfrag->offset);
+			get_page(pfrag->page);
+		}
+		pfrag->offset += got;
+		sk_mem_charge(sk, got);
+		tx->pt_charged += got;
+		tx->pt_len += got;
+		added += got;
+		if (got < n)
+			return added;
+	}
+	return added;
+}
+
+/* Reference (not copy) up to len bytes of the bvec iter's pages. */
+static int ktls_tx_add_pages(struct ktls_tx *tx, struct iov_iter *from,
+			     size_t len)
+{
+	size_t added = 0;
+
+	while (added < len && tx->pt_n < KTLS_TX_PT_FRAGS) {
+		const struct bio_vec *bv = from->bvec;
+		size_t off = bv->bv_offset + from->iov_offset;
+		struct page *page = nth_page(bv->bv_page, off >> PAGE_SHIFT);
+		size_t n;
+
+		off = offset_in_page(off);
+		n = min3(len - added, bv->bv_len - from->iov_offset,
+			 PAGE_SIZE - off);
+		if (n) {
+			get_page(page);
+			bvec_set_page(&tx->pt[tx->pt_n++], page, n, off);
+			tx->pt_len += n;
+			added += n;
+		}
+		/* Also steps over an empty segment. */
+		iov_iter_advance(from, n);
+	}
+	return added;
+}
+
+static bool ktls_tx_full(const struct ktls_tx *tx)
+{
+	return tx->pt_len == KTLS_MAX_PAYLOAD || tx->pt_n == KTLS_TX_PT_FRAGS;
+}
+
+/*
+ * The send path shared by sendmsg, sendpage and flushes; socket locked.
+ * more: the caller has more data for this record (MSG_MORE and kin).
+ * flush: close any open record before taking new data (new record type).
+ */
+static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
+			bool more, bool splice, u8 type, bool flush)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_tx *tx = ctx->tx;
+	long timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	int tcp_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
+	size_t copied = 0;
+	int rc = 0;
+
+	for (;;) {
+		size_t left = from ? iov_iter_count(from) : 0;
+
+		if (tx->ct_len) {
+			rc = ktls_tx_push(sk, tx, tcp_flags |
+					  (left || more ? MSG_MORE : 0));
+			if (rc)
+				break;
+		}
+		if (tx->pt_len && (flush || ktls_tx_full(tx) ||
+				   tx->pt_type != type || (!left && !more))) {
+			rc = ktls_tx_seal(sk, ctx, tx);
+			if (rc == -ENOMEM)
+				goto wait_for_memory;
+			if (rc)
+				break;
+			flush = false;
+			continue;
+		}
+		if (!left)
+			break;
+
+		if (tx->seq_wrapped) {
+			/* Reusing a sequence number would reuse a nonce. */
+			ktls_tx_abort(sk, EBADMSG);
+			rc = -EBADMSG;
+			break;
+		}
+		if (sk->sk_err) {
+			rc = -sk->sk_err;
+			break;
+		}
+		if (sk->sk_shutdown & SEND_SHUTDOWN) {
+			rc = -EPIPE;
+			break;
+		}
+		if (!sk_stream_memory_free(sk))
+			goto wait_for_sndbuf;
+
+		tx->pt_type = type;
+		left = min_t(size_t, left, KTLS_MAX_PAYLOAD - tx->pt_len);
+		if (splice)
+			rc = ktls_tx_add_pages(tx, from, left);
+		else
+			rc = ktls_tx_add_copy(sk, tx, from, left);
+		if (rc == -ENOMEM)
+			goto wait_for_memory;
+		if (rc < 0)
+			break;
+		copied += rc;
+		rc = 0;
+		continue;
+
+wait_for_sndbuf:
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+wait_for_memory:
+		rc = sk_stream_wait_memory(sk, &timeo);
+		if (rc)
+			break;
+	}
+
+	/* Bytes taken without MSG_MORE must not idle in an open record. */
+	if (rc && copied && !more && tx->pt_len && !tx->ct_len &&
+	    !ktls_tx_seal(sk, ctx, tx))
+		ktls_tx_push(sk, tx, tcp_flags);
+	if (copied)
+		return copied;
+	return rc < 0 ? sk_stream_error(sk, flags, rc) : rc;
+}
+
+static int ktls_tx_cmsg(struct msghdr *msg, u8 *type)
+{
+	struct cmsghdr *cmsg;
+	int rc = -EINVAL;
+
+	/* Like in-tree: cmsgs of other levels alone are EINVAL. */
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		if (cmsg->cmsg_level != SOL_TLS)
+			continue;
+		if (cmsg->cmsg_type != TLS_SET_RECORD_TYPE ||
+		    cmsg->cmsg_len < CMSG_LEN(sizeof(*type)))
+			return -EINVAL;
+		/* A typed record is whole: it cannot stay open. */
+		if (msg->msg_flags & MSG_MORE)
+			return -EINVAL;
+		*type = *(u8 *)CMSG_DATA(cmsg);
+		rc = 0;
+	}
+	return rc;
+}
+
+static int ktls_tx_sendmsg_locked(struct sock *sk, struct msghdr *msg,
+				  size_t size)
+{
+	int flags = msg->msg_flags;
+	bool more = flags & MSG_MORE;
+	u8 type = KTLS_TYPE_DATA;
+	bool typed = false;
+	int rc;
+
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
+		      MSG_CMSG_COMPAT | MSG_SPLICE_PAGES | MSG_EOR |
+		      MSG_SENDPAGE_NOPOLICY))
+		return -EOPNOTSUPP;
+	if (more && (flags & MSG_EOR))
+		return -EINVAL;
+	if (msg->msg_controllen) {
+		rc = ktls_tx_cmsg(msg, &type);
+		if (rc)
+			return rc;
+		typed = true;
+	}
+	return ktls_tx_send(sk, &msg->msg_iter, flags, more,
+			    (flags & MSG_SPLICE_PAGES) &&
+			    iov_iter_is_bvec(&msg->msg_iter), type, typed);
+}
+
+static int ktls_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	struct ktls_tx *tx = ktls_tx_get(sk);
+	int rc;
+
+	rc = mutex_lock_interruptible(&tx->lock);
+	if (rc)
+		return rc;
+	lock_sock(sk);
+	rc = ktls_tx_sendmsg_locked(sk, msg, size);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+	return rc;
+}
+
+#ifdef KTLS_HAVE_SENDPAGE
+static int ktls_tx_sendpage_locked(struct sock *sk, struct page *page,
+				   int offset, size_t size, int flags)
+{
+	struct bio_vec bv;
+	struct iov_iter it;
+
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
+		      MSG_SENDPAGE_NOTLAST | MSG_SENDPAGE_NOPOLICY |
+		      MSG_NO_SHARED_FRAGS))
+		return -EOPNOTSUPP;
+
+	bvec_set_page(&bv, page, size, offset);
+	iov_iter_bvec(&it, ITER_SOURCE, &bv, 1, size);
+	return ktls_tx_send(sk, &it, flags,
+			    flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST), true,
+			    KTLS_TYPE_DATA, false);
+}
+
+static int ktls_tx_sendpage(struct sock *sk, struct page *page, int offset,
+			    size_t size, int flags)
+{
+	struct ktls_tx *tx = ktls_tx_get(sk);
+	int rc;
+
+	rc = mutex_lock_interruptible(&tx->lock);
+	if (rc)
+		return rc;
+	lock_sock(sk);
+	rc = ktls_tx_sendpage_locked(sk, page, offset, size, flags);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+	return rc;
+}
+#endif
+
+#ifdef KTLS_HAVE_SPLICE_EOF
+/* The splice ended without SPLICE_F_MORE's promise kept: close the record. */
+static void ktls_tx_splice_eof(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct ktls_tx *tx = ktls_tx_get(sk);
+
+	if (!READ_ONCE(tx->pt_len))
+		return;
+	mutex_lock(&tx->lock);
+	lock_sock(sk);
+	/* Don't block: TCP's write_space pushes what is left. */
+	ktls_tx_send(sk, NULL, MSG_DONTWAIT | MSG_NOSIGNAL, false, false,
+		     tx->pt_type, true);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
+}
+#endif
+
+/*
+ * close() and shutdown(SHUT_WR) don't wait for the peer in TCP, and what
+ * send() accepted must still arrive: hand the pending and open records to
+ * TCP past SO_SNDBUF (two records at most).  TCP sends them before FIN.
+ */
+static void ktls_tx_flush_final(struct sock *sk, struct ktls_tx *tx)
+{
+	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+
+	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_CLOSE_WAIT)
+		return;
+	WRITE_ONCE(sk->sk_sndbuf, INT_MAX);
+	ktls_tx_send(sk, NULL, MSG_DONTWAIT | MSG_NOSIGNAL, false, false,
+		     tx->pt_type, true);
+	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+}
+
+static int ktls_tx_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	struct ktls_tx *tx = ktls_tx_get(sk);
+
+	/*
+	 * inet_shutdown() sets SEND_SHUTDOWN before any proto hook runs, so
+	 * flush here.  A sender blocked in TCP holds tx->lock and is what
+	 * shutdown() is often meant to wake: don't wait for it.
+	 */
+	if ((how == SHUT_WR || how == SHUT_RDWR) &&
+	    mutex_trylock(&tx->lock)) {
+		lock_sock(sk);
+		ktls_tx_flush_final(sk, tx);
+		release_sock(sk);
+		mutex_unlock(&tx->lock);
+	}
+	return inet_shutdown(sock, how);
+}
+
+static void ktls_tx_work(struct work_struct *work)
+{
+	struct ktls_tx *tx = container_of(work, struct ktls_tx, work);
+	struct sock *sk = tx->sk;
+
+	mutex_lock(&tx->lock);
+	lock_sock(sk);
+	if (!test_bit(KTLS_TX_CLOSING, &tx->flags) && tx->ct_len)
+		ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	release_sock(sk);
+	mutex_unlock(&tx->lock);
 }
 
 void ktls_tx_write_space(struct sock *sk)
 {
 	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_tx *tx = ctx->tx;
 
+	/* Runs in softirq: push from process context. */
+	if (tx && READ_ONCE(tx->ct_len) &&
+	    !test_bit(KTLS_TX_CLOSING, &tx->flags))
+		schedule_work(&tx->work);
 	ctx->sk_write_space(sk);
+}
+
+int ktls_tx_init(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_tx *tx;
+
+	tx = kzalloc(sizeof(*tx), GFP_KERNEL);
+	if (!tx)
+		return -ENOMEM;
+	tx->req = aead_request_alloc(ctx->tx_crypto.aead, GFP_KERNEL);
+	if (!tx->req) {
+		kfree(tx);
+		return -ENOMEM;
+	}
+	tx->sk = sk;
+	mutex_init(&tx->lock);
+	INIT_WORK(&tx->work, ktls_tx_work);
+	ctx->tx = tx;
+	return 0;
+}
+
+void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)
+{
+	prot->sendmsg = ktls_tx_sendmsg;
+#ifdef KTLS_HAVE_SPLICE_EOF
+	prot->splice_eof = ktls_tx_splice_eof;
+#endif
+#ifdef KTLS_HAVE_SENDPAGE
+	prot->sendpage = ktls_tx_sendpage;
+	ops->sendpage_locked = ktls_tx_sendpage_locked;
+#endif
+	/* TCP's would write plaintext past us. */
+	ops->sendmsg_locked = ktls_tx_sendmsg_locked;
+	ops->shutdown = ktls_tx_shutdown;
+}
+
+void ktls_tx_release(struct sock *sk, struct ktls_context *ctx, long timeo)
+{
+	struct ktls_tx *tx = ctx->tx;
+
+	set_bit(KTLS_TX_CLOSING, &tx->flags);
+	/* Never blocks, so any SO_SNDTIMEO/SO_LINGER bound holds. */
+	ktls_tx_flush_final(sk, tx);
+	ktls_tx_drop_ct(sk, tx);
+	ktls_tx_drop_pt(sk, tx);
+}
+
+void ktls_tx_free(struct ktls_context *ctx)
+{
+	struct ktls_tx *tx = ctx->tx;
+
+	cancel_work_sync(&tx->work);
+	aead_request_free(tx->req);
+	mutex_destroy(&tx->lock);
+	/* The nonce and AAD copies are key-derived state. */
+	kfree_sensitive(tx);
+	ctx->tx = NULL;
 }
