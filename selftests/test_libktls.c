@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libktls against an independent peer: a plain userspace OpenSSL SSL in a
+ * thread on the other end of a loopback TCP pair.
+ *  derive_*:  our keys decrypt what OpenSSL sent and OpenSSL accepts what
+ *             we seal (lib_tlsrec codec, no kernel);
+ *  kernel_*:  keys installed in ktls, data both ways byte-exact, close_notify
+ *             both ways;
+ *  ossl_*:    OpenSSL 3.0's own kTLS installs over ktls; getsockopt reads
+ *             its keys back and they must equal our derivation;
+ *  bad/error cases: KeyUpdate, alerts, missing ULP.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/ssl.h>
+
+#include <ktls.h>
+#include "harness.h"
+#include "lib_tlsrec.h"
+#include "util.h"
+
+#define BIG	(256 * 1024)
+
+struct suite {
+	int tls13;
+	const char *name;	/* OpenSSL name for the peer */
+	uint16_t cipher;
+};
+
+static const struct suite suites[] = {
+	{ 0, "ECDHE-ECDSA-AES128-GCM-SHA256", TLS_CIPHER_AES_GCM_128 },
+	{ 0, "ECDHE-ECDSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256 },
+	{ 0, "ECDHE-ECDSA-CHACHA20-POLY1305", TLS_CIPHER_CHACHA20_POLY1305 },
+	{ 1, "TLS_AES_128_GCM_SHA256", TLS_CIPHER_AES_GCM_128 },
+	{ 1, "TLS_AES_256_GCM_SHA384", TLS_CIPHER_AES_GCM_256 },
+	{ 1, "TLS_CHACHA20_POLY1305_SHA256", TLS_CIPHER_CHACHA20_POLY1305 },
+};
+
+/* The plain OpenSSL peer. */
+struct peer {
+	int fd, server, ktls, tickets;
+	const struct suite *su;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char err[256];
+	int ok;
+	pthread_t thr;
+	void (*job)(struct peer *p);
+	unsigned char *buf;
+	size_t len;
+};
+
+static SSL_CTX *peer_ctx(const struct peer *p)
+{
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx;
+
+	/* A certificate from libktls, then plain OpenSSL settings. */
+	ctx = ktls_ctx_new(p->server, NULL, NULL, err, sizeof(err));
+	if (!ctx)
+		KT_FAIL("peer ctx: %s", err);
+	SSL_CTX_set_keylog_callback(ctx, NULL);
+	SSL_CTX_set_num_tickets(ctx, p->tickets);
+	if (p->ktls)
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+	KT_ASSERT(SSL_CTX_set_min_proto_version(ctx, p->su->tls13 ?
+				TLS1_3_VERSION : TLS1_2_VERSION));
+	KT_ASSERT(SSL_CTX_set_max_proto_version(ctx, p->su->tls13 ?
+				TLS1_3_VERSION : TLS1_2_VERSION));
+	if (p->su->tls13)
+		KT_ASSERT(SSL_CTX_set_ciphersuites(ctx, p->su->name));
+	else
+		KT_ASSERT(SSL_CTX_set_cipher_list(ctx, p->su->name));
+	return ctx;
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	int rc;
+
+	p->ssl = SSL_new(p->ctx);
+	SSL_set_fd(p->ssl, p->fd);
+	rc = p->server ? SSL_accept(p->ssl) : SSL_connect(p->ssl);
+	if (rc != 1) {
+		snprintf(p->err, sizeof(p->err), "peer handshake: %s",
+			 ERR_reason_error_string(ERR_get_error()));
+		return NULL;
+	}
+	if (p->job)
+		p->job(p);
+	return NULL;
+}
+
+/* Stalls become failures that say where they stopped, not alarms. */
+static void io_timeout(int fd)
+{
+	struct timeval tv = { 30, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void peer_start(struct peer *p, const struct suite *su, int fd,
+		       int server, void (*job)(struct peer *p))
+{
+	io_timeout(fd);
+	p->su = su;
+	p->fd = fd;
+	p->server = server;
+	p->job = job;
+	p->ctx = peer_ctx(p);
+	KT_ASSERT_EQ(pthread_create(&p->thr, NULL, peer_main, p), 0);
+}
+
+static void peer_join(struct peer *p)
+{
+	pthread_join(p->thr, NULL);
+	if (p->err[0])
+		KT_FAIL("%s", p->err);
+}
+
+/* Our end: libktls handshake on fd. */
+static void our_handshake(struct ktls_session *s, int fd, int server,
+			  unsigned int flags)
+{
+	struct ktls_opts *o = calloc(1, sizeof(*o));
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx = ktls_ctx_new(server, NULL, NULL, err, sizeof(err));
+
+	if (!ctx)
+		KT_FAIL("ctx: %s", err);
+	o->flags = flags;
+	o->timeout_ms = 20000;
+	if (getenv("KTLS_TEST_TRACE"))
+		o->trace = stdout;
+	if (ktls_handshake(s, ctx, fd, server, o))
+		KT_FAIL("ktls_handshake: %s", s->err);
+	SSL_CTX_free(ctx);
+}
+
+/* ---- derive: no kernel, records checked with lib_tlsrec ---- */
+
+static const char hello[] = "hello from plain OpenSSL";
+static const char reply[] = "reply sealed with libktls keys";
+
+static void job_derive(struct peer *p)
+{
+	char got[64] = "";
+	int n;
+
+	if (SSL_write(p->ssl, hello, sizeof(hello)) != sizeof(hello)) {
+		snprintf(p->err, sizeof(p->err), "peer SSL_write failed");
+		return;
+	}
+	n = SSL_read(p->ssl, got, sizeof(got));
+	if (n != sizeof(reply) || memcmp(got, reply, sizeof(reply)))
+		snprintf(p->err, sizeof(p->err),
+			 "peer SSL_read got %d bytes, not our reply", n);
+}
+
+/* Read records until application data; return its length. */
+static size_t open_app(int fd, struct tr_keys *k, uint8_t *pt)
+{
+	static uint8_t buf[2 * TR_MAX_REC];
+	size_t have = 0;
+
+	for (;;) {
+		uint8_t type;
+		size_t ptlen;
+		ssize_t used, r;
+
+		used = tr_open(k, buf, have, &type, pt, &ptlen);
+		if (used < 0)
+			KT_FAIL("record from OpenSSL did not open: %s",
+				tr_error());
+		if (used > 0) {
+			memmove(buf, buf + used, have - used);
+			have -= used;
+			if (type == 23)
+				return ptlen;
+			/* TLS 1.3 NewSessionTicket: must be handshake. */
+			KT_ASSERT_EQ(type, 22);
+			KT_ASSERT_EQ(pt[0], 4);
+			continue;
+		}
+		r = read(fd, buf + have, sizeof(buf) - have);
+		KT_ASSERT(r > 0);
+		have += r;
+	}
+}
+
+static void run_derive(const struct suite *su, int lib_server, int tickets)
+{
+	struct ktls_session s;
+	struct peer p = { .tickets = tickets };
+	struct tr_keys rx, tx;
+	uint8_t pt[TR_MAX_REC], rec[TR_MAX_REC];
+	int c, sv;
+	size_t n;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_derive);
+	our_handshake(&s, lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
+	KT_ASSERT_EQ(s.cipher, su->cipher);
+	KT_ASSERT_EQ(s.version, su->tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION);
+	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
+	tr_keys_from_info(&tx, (union kt_crypto_info *)&s.tx);
+	n = open_app(s.fd, &rx, pt);
+	KT_ASSERT_EQ(n, sizeof(hello));
+	KT_ASSERT(!memcmp(pt, hello, n));
+	n = tr_seal(&tx, 23, reply, sizeof(reply), rec);
+	kt_write_all(s.fd, rec, n);
+	peer_join(&p);
+}
+
+/* ---- kernel: install in ktls, exchange both ways ---- */
+
+static void job_echo(struct peer *p)
+{
+	unsigned char *buf = malloc(BIG);
+	size_t got = 0;
+	int n;
+
+	kt_fill_pattern(buf, BIG, 7);
+	if (SSL_write(p->ssl, buf, BIG) != BIG) {
+		snprintf(p->err, sizeof(p->err), "peer SSL_write failed");
+		goto out;
+	}
+	/* Read our BIG bytes back, then expect close_notify. */
+	while (got < BIG) {
+		n = SSL_read(p->ssl, buf + got, BIG - got);
+		if (n <= 0) {
+			snprintf(p->err, sizeof(p->err),
+				 "peer SSL_read after %zu bytes: error %d %s",
+				 got, SSL_get_error(p->ssl, n),
+				 ERR_reason_error_string(ERR_get_error()));
+			goto out;
+		}
+		got += n;
+	}
+	p->buf = buf;
+	buf = NULL;
+	n = SSL_read(p->ssl, &got, 1);
+	if (n != 0 || SSL_get_error(p->ssl, n) != SSL_ERROR_ZERO_RETURN) {
+		snprintf(p->err, sizeof(p->err),
+			 "peer expected close_notify, got %d (error %d)", n,
+			 SSL_get_error(p->ssl, n));
+		goto out;
+	}
+	SSL_shutdown(p->ssl);
+out:
+	free(buf);
+}
+
+static void run_kernel(const struct suite *su, int lib_server, int tickets)
+{
+	unsigned char *want = malloc(BIG), *got = malloc(BIG);
+	struct ktls_session s;
+	struct peer p = { .tickets = tickets };
+	size_t have = 0;
+	int c, sv, fd;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_echo);
+	our_handshake(&s, lib_server ? sv : c, lib_server, 0);
+	KT_ASSERT(s.tx_on && s.rx_on);
+	io_timeout(s.fd);
+	kt_fill_pattern(want, BIG, 7);
+	while (have < BIG) {
+		ssize_t n = ktls_recv(&s, got + have, BIG - have);
+
+		if (n <= 0)
+			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
+				n, strerror(errno), s.err);
+		have += n;
+	}
+	KT_ASSERT(!memcmp(got, want, BIG));
+	/* Send them back through the kernel TX. */
+	kt_write_all(s.fd, got, BIG);
+	fd = dup(s.fd);
+	ktls_close(&s);
+	peer_join(&p);
+	KT_ASSERT(p.buf && !memcmp(p.buf, want, BIG));
+	free(p.buf);
+	/* The peer's close_notify reaches us as EOF (0). */
+	s.fd = fd;
+	KT_ASSERT_EQ(ktls_recv(&s, got, BIG), 0);
+	KT_ASSERT(s.peer_closed);
+	close(fd);
+}
+
+/* ---- OpenSSL's own kTLS over ktls: its keys equal ours ---- */
+
+static void job_nop(struct peer *p)
+{
+	(void)p;
+}
+
+static size_t salt_len(uint16_t cipher)
+{
+	return cipher == TLS_CIPHER_CHACHA20_POLY1305 ? 0 : 4;
+}
+
+static void compare_info(const union ktls_crypto_info *ours,
+			 const union ktls_crypto_info *theirs, size_t len,
+			 int cmp_iv)
+{
+	const struct kt_cipher *kc = kt_cipher(ours->info.cipher_type);
+	size_t hdr = sizeof(struct tls_crypto_info);
+	const unsigned char *a = ours->raw + hdr, *b = theirs->raw + hdr;
+
+	KT_ASSERT(kc && kc->info_size == len);
+	KT_ASSERT_EQ(theirs->info.version, ours->info.version);
+	KT_ASSERT_EQ(theirs->info.cipher_type, ours->info.cipher_type);
+	if (cmp_iv)
+		KT_ASSERT(!memcmp(a, b, kc->iv));
+	a += kc->iv;
+	b += kc->iv;
+	KT_ASSERT(!memcmp(a, b, kc->key));		/* key */
+	KT_ASSERT(!memcmp(a + kc->key, b + kc->key, kc->salt));	/* salt */
+	KT_ASSERT(!memcmp(a + kc->key + kc->salt, b + kc->key + kc->salt,
+			  8));				/* rec_seq */
+	KT_ASSERT_EQ(salt_len(kc->type), kc->salt);
+}
+
+static void run_ossl(const struct suite *su, int lib_server)
+{
+	union ktls_crypto_info theirs;
+	struct ktls_session s;
+	struct peer p = { .ktls = 1 };
+	socklen_t len;
+	int c, sv, pfd;
+	/* TLS 1.2 GCM: OpenSSL seeds the explicit nonce randomly. */
+	int cmp_iv = su->tls13 || su->cipher == TLS_CIPHER_CHACHA20_POLY1305;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	pfd = lib_server ? c : sv;
+	peer_start(&p, su, pfd, !lib_server, job_nop);
+	our_handshake(&s, lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
+	peer_join(&p);
+	if (!BIO_get_ktls_send(SSL_get_wbio(p.ssl)))
+		KT_FAIL("OpenSSL did not install kTLS TX over ktls");
+	/* The kernel wants exactly the cipher's struct size. */
+	memset(&theirs, 0, sizeof(theirs));
+	len = s.info_len;
+	KT_ASSERT_OK(getsockopt(pfd, SOL_TLS, TLS_TX, &theirs, &len));
+	KT_ASSERT_EQ(len, s.info_len);
+	compare_info(&s.rx, &theirs, len, cmp_iv);
+	if (su->tls13)
+		return;
+	if (!BIO_get_ktls_recv(SSL_get_rbio(p.ssl)))
+		KT_FAIL("OpenSSL did not install TLS 1.2 kTLS RX over ktls");
+	memset(&theirs, 0, sizeof(theirs));
+	len = s.info_len;
+	KT_ASSERT_OK(getsockopt(pfd, SOL_TLS, TLS_RX, &theirs, &len));
+	KT_ASSERT_EQ(len, s.info_len);
+	compare_info(&s.tx, &theirs, len, cmp_iv);
+}
+
+/* ---- control records and errors ---- */
+
+static void job_keyupdate(struct peer *p)
+{
+	static const char msg[] = "before";
+
+	SSL_write(p->ssl, msg, sizeof(msg));
+	SSL_key_update(p->ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
+	SSL_write(p->ssl, msg, sizeof(msg));
+	/* Hold the socket open until our side has read everything. */
+	SSL_read(p->ssl, p->err, 1);
+}
+
+static void keyupdate_is_an_error(void)
+{
+	struct ktls_session s;
+	struct peer p = { .tickets = 2 };
+	char buf[64];
+	int c, sv;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, &suites[3], sv, 1, job_keyupdate);
+	our_handshake(&s, c, 0, 0);
+	KT_ASSERT_EQ(ktls_recv(&s, buf, sizeof(buf)), 7);
+	KT_ASSERT(!strcmp(buf, "before"));
+	KT_ASSERT_ERRNO(ktls_recv(&s, buf, sizeof(buf)), EKEYEXPIRED);
+	kt_diag("%s", s.err[0] ? s.err : "(kernel reported EKEYEXPIRED)");
+	shutdown(s.fd, SHUT_RDWR);
+	pthread_join(p.thr, NULL);
+}
+
+/* Both ends libktls: a fatal alert sent through TX is a clear RX error. */
+struct lib_end {
+	struct ktls_session s;
+	int fd, server;
+	pthread_t thr;
+};
+
+static void *lib_end_main(void *arg)
+{
+	struct lib_end *e = arg;
+
+	our_handshake(&e->s, e->fd, e->server, 0);
+	return NULL;
+}
+
+static void alert_is_an_error(void)
+{
+	struct lib_end srv = { .server = 1 };
+	struct ktls_session cl;
+	char buf[64];
+	int c;
+
+	kt_tcp_pair(AF_INET, &c, &srv.fd);
+	KT_ASSERT_EQ(pthread_create(&srv.thr, NULL, lib_end_main, &srv), 0);
+	our_handshake(&cl, c, 0, 0);
+	pthread_join(srv.thr, NULL);
+	kt_write_all(srv.s.fd, "data", 4);
+	KT_ASSERT_OK(ktls_send_alert(&srv.s, 2, 40));
+	KT_ASSERT_EQ(ktls_recv(&cl, buf, sizeof(buf)), 4);
+	KT_ASSERT(!memcmp(buf, "data", 4));
+	KT_ASSERT_ERRNO(ktls_recv(&cl, buf, sizeof(buf)), ECONNRESET);
+	kt_diag("%s", cl.err);
+	KT_ASSERT(strstr(cl.err, "fatal") && strstr(cl.err, "handshake"));
+}
+
+/* No such ULP: the message names the cause instead of falling back. */
+static void missing_ulp_is_explained(void)
+{
+	struct ktls_session s;
+	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 20000 };
+	struct peer p = { .tickets = 0 };
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx = ktls_ctx_new(0, NULL, NULL, err, sizeof(err));
+	int c, sv;
+
+	KT_ASSERT(ctx);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, &suites[0], sv, 1, job_nop);
+	KT_ASSERT_EQ(ktls_handshake(&s, ctx, c, 0, &o), -1);
+	kt_diag("%s", s.err);
+	KT_ASSERT(strstr(s.err, "\"ktls-none\" is not registered"));
+	peer_join(&p);
+}
+
+/* Garbage instead of a ServerHello: an error naming the handshake step. */
+static void garbage_handshake_fails_cleanly(void)
+{
+	struct ktls_session s;
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
+	int c, sv;
+
+	KT_ASSERT(ctx);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	kt_write_all(c, "GET / HTTP/1.0\r\n\r\n", 18);
+	KT_ASSERT_EQ(ktls_handshake(&s, ctx, sv, 1, NULL), -1);
+	kt_diag("%s", s.err);
+	KT_ASSERT(strstr(s.err, "TLS handshake (server) failed"));
+}
+
+/* An RSA certificate from PEM files: ECDHE-RSA suites, both versions. */
+static void job_rsa(struct peer *p)
+{
+	char buf[8];
+
+	if (SSL_write(p->ssl, "rsa", 3) != 3 || SSL_read(p->ssl, buf, 1) > 0)
+		snprintf(p->err, sizeof(p->err), "peer I/O failed");
+}
+
+static void rsa_pem(const char *cert, const char *key)
+{
+	EVP_PKEY *pk = EVP_RSA_gen(2048);
+	X509 *x = X509_new();
+	FILE *f;
+
+	KT_ASSERT(pk && x);
+	KT_ASSERT(ASN1_INTEGER_set(X509_get_serialNumber(x), 1));
+	KT_ASSERT(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	KT_ASSERT(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	KT_ASSERT(X509_set_pubkey(x, pk));
+	KT_ASSERT(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+			MBSTRING_ASC, (const unsigned char *)"rsa", -1, -1, 0));
+	KT_ASSERT(X509_set_issuer_name(x, X509_get_subject_name(x)));
+	KT_ASSERT(X509_sign(x, pk, EVP_sha256()));
+	f = fopen(cert, "w");
+	KT_ASSERT(f && PEM_write_X509(f, x));
+	fclose(f);
+	f = fopen(key, "w");
+	KT_ASSERT(f && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+static void run_rsa(int tls13)
+{
+	static const struct suite rsa12 = {
+		0, "ECDHE-RSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256 };
+	char cert[64], key[64], err[KTLS_ERR_LEN];
+	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL };
+	struct ktls_session s;
+	struct peer p = { 0 };
+	struct tr_keys rx;
+	uint8_t pt[TR_MAX_REC];
+	SSL_CTX *ctx;
+	int c, sv;
+
+	snprintf(cert, sizeof(cert), "/tmp/libktls-rsa-%d.crt", getpid());
+	snprintf(key, sizeof(key), "/tmp/libktls-rsa-%d.key", getpid());
+	rsa_pem(cert, key);
+	ctx = ktls_ctx_new(1, cert, key, err, sizeof(err));
+	unlink(cert);
+	unlink(key);
+	if (!ctx)
+		KT_FAIL("ktls_ctx_new with RSA PEM files: %s", err);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, tls13 ? &suites[3] : &rsa12, c, 0, job_rsa);
+	if (ktls_handshake(&s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", s.err);
+	KT_ASSERT(strstr(s.suite, tls13 ? "TLS_AES_128_GCM" : "ECDHE-RSA"));
+	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
+	KT_ASSERT_EQ(open_app(sv, &rx, pt), 3);
+	KT_ASSERT(!memcmp(pt, "rsa", 3));
+	close(sv);
+	peer_join(&p);
+	SSL_CTX_free(ctx);
+}
+
+static void rsa_certificate_tls12(void)
+{
+	run_rsa(0);
+}
+
+static void rsa_certificate_tls13(void)
+{
+	run_rsa(1);
+}
+
+/*
+ * --trace shows the handshake and how keys were derived but never a
+ * secret; --keylog writes them in the NSS format.
+ */
+static void run_trace(const struct suite *su, const char *const *labels)
+{
+	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL };
+	char err[KTLS_ERR_LEN], *tr = NULL, *kl = NULL, *line, *save;
+	size_t trlen = 0, kllen = 0;
+	struct ktls_session s;
+	struct peer p = { 0 };
+	SSL_CTX *ctx;
+	int c, sv, nlines = 0;
+	const char *const *l;
+
+	o.trace = open_memstream(&tr, &trlen);
+	o.keylog = open_memstream(&kl, &kllen);
+	KT_ASSERT(o.trace && o.keylog);
+	ctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
+	KT_ASSERT(ctx);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, su, c, 0, job_nop);
+	if (ktls_handshake(&s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", s.err);
+	peer_join(&p);
+	fclose(o.trace);
+	fclose(o.keylog);
+	for (l = labels; *l; l++)
+		if (!strstr(tr, *l))
+			KT_FAIL("trace lacks \"%s\":\n%s", *l, tr);
+	/* "LABEL <client random> <secret>": the secret is not in the trace. */
+	for (line = strtok_r(kl, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sec = strrchr(line, ' ');
+
+		KT_ASSERT(sec && strlen(sec + 1) >= 64);
+		KT_ASSERT(strlen(line) - strlen(sec) == strcspn(line, " ") + 65);
+		if (strstr(tr, sec + 1))
+			KT_FAIL("trace shows a secret: %s", line);
+		nlines++;
+	}
+	KT_ASSERT(nlines >= (su->tls13 ? 5 : 1));
+	free(tr);
+	free(kl);
+	SSL_CTX_free(ctx);
+}
+
+static void trace_and_keylog_tls12(void)
+{
+	static const char *const labels[] = {
+		"ClientHello", "client random", "ServerHello",
+		"server random", "certificate subject /CN=ktls-serve",
+		"key exchange group", "TLS1-PRF(SHA256, master secret",
+		"rec_seq TX 1 RX 1", NULL };
+
+	run_trace(&suites[0], labels);
+}
+
+static void trace_and_keylog_tls13(void)
+{
+	static const char *const labels[] = {
+		"ClientHello", "offered suites", "ServerHello",
+		"TLS_CHACHA20_POLY1305_SHA256", "key exchange group",
+		"HKDF-Expand-Label(SHA256", "rec_seq TX 0 RX 0", NULL };
+
+	run_trace(&suites[5], labels);
+}
+
+#define MATRIX(kind, i, n, ...)						\
+static void kind##_##n##_lib_client(void) { run_##kind(&suites[i], 0 __VA_ARGS__); } \
+static void kind##_##n##_lib_server(void) { run_##kind(&suites[i], 1 __VA_ARGS__); }
+
+#define ALL(kind, ...)							\
+MATRIX(kind, 0, tls12_aes128gcm, __VA_ARGS__)				\
+MATRIX(kind, 1, tls12_aes256gcm, __VA_ARGS__)				\
+MATRIX(kind, 2, tls12_chacha20, __VA_ARGS__)				\
+MATRIX(kind, 3, tls13_aes128gcm, __VA_ARGS__)				\
+MATRIX(kind, 4, tls13_aes256gcm, __VA_ARGS__)				\
+MATRIX(kind, 5, tls13_chacha20, __VA_ARGS__)
+
+ALL(derive, , 2)
+ALL(kernel, , 2)
+ALL(ossl, )
+
+#define CASES(kind)							\
+	KT_CASE(kind##_tls12_aes128gcm_lib_client),			\
+	KT_CASE(kind##_tls12_aes128gcm_lib_server),			\
+	KT_CASE(kind##_tls12_aes256gcm_lib_client),			\
+	KT_CASE(kind##_tls12_aes256gcm_lib_server),			\
+	KT_CASE(kind##_tls12_chacha20_lib_client),			\
+	KT_CASE(kind##_tls12_chacha20_lib_server),			\
+	KT_CASE(kind##_tls13_aes128gcm_lib_client),			\
+	KT_CASE(kind##_tls13_aes128gcm_lib_server),			\
+	KT_CASE(kind##_tls13_aes256gcm_lib_client),			\
+	KT_CASE(kind##_tls13_aes256gcm_lib_server),			\
+	KT_CASE(kind##_tls13_chacha20_lib_client),			\
+	KT_CASE(kind##_tls13_chacha20_lib_server)
+
+static const struct kt_case host_cases[] = {
+	CASES(derive),
+	KT_CASE(rsa_certificate_tls12),
+	KT_CASE(rsa_certificate_tls13),
+	KT_CASE(trace_and_keylog_tls12),
+	KT_CASE(trace_and_keylog_tls13),
+	KT_CASE(garbage_handshake_fails_cleanly),
+};
+
+static const struct kt_case all_cases[] = {
+	CASES(derive),
+	KT_CASE(rsa_certificate_tls12),
+	KT_CASE(rsa_certificate_tls13),
+	KT_CASE(trace_and_keylog_tls12),
+	KT_CASE(trace_and_keylog_tls13),
+	KT_CASE(garbage_handshake_fails_cleanly),
+	CASES(kernel),
+	CASES(ossl),
+	KT_CASE(keyupdate_is_an_error),
+	KT_CASE(alert_is_an_error),
+	KT_CASE(missing_ulp_is_explained),
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* $KTLS_LIBKTLS_CASES: run only the cases whose name contains it. */
+static int run_filtered(const char *suite, const struct kt_case *cases,
+			size_t n)
+{
+	static struct kt_case sel[N(all_cases)];
+	const char *f = getenv("KTLS_LIBKTLS_CASES");
+	size_t i, k = 0;
+
+	if (!f || !*f)
+		return kt_run(suite, cases, n);
+	for (i = 0; i < n; i++)
+		if (strstr(cases[i].name, f))
+			sel[k++] = cases[i];
+	return kt_run(suite, sel, k);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* KTLS_LIBKTLS_HOST=1: only the cases that need no kernel module. */
+	if (getenv("KTLS_LIBKTLS_HOST"))
+		return run_filtered("libktls-host", host_cases,
+				    N(host_cases));
+	/*
+	 * KTLS_LIBKTLS_INTREE=1 (debugging the test itself): the same cases
+	 * over Debian's in-tree tls.ko instead of ktls.
+	 */
+	if (getenv("KTLS_LIBKTLS_INTREE")) {
+		int rc = kt_intree_load();
+
+		if (rc)
+			KT_FAIL("cannot load the in-tree tls.ko: %s",
+				strerror(-rc));
+	} else {
+		kt_need_ktls();
+	}
+	return run_filtered("libktls", all_cases, N(all_cases));
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* libktls internals shared by the files in lib/. */
+#ifndef KTLS_LIB_INTERNAL_H
+#define KTLS_LIB_INTERNAL_H
+
+#include <ktls.h>
+
+#define KL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Format into buf; append OpenSSL's queued reasons (and clear them). */
+void kl_err_ssl(char *buf, size_t len, const char *fmt, ...) KL_PRINTF(3, 4);
+/* Format into buf; append strerror(errno). */
+void kl_err_sys(char *buf, size_t len, const char *fmt, ...) KL_PRINTF(3, 4);
+/* A --trace line, prefixed with the session's tag; no-op without trace. */
+void kl_trace(const struct ktls_session *s, const char *fmt, ...)
+	KL_PRINTF(2, 3);
+/* Hex of n bytes into out (room for 2n+1). */
+char *kl_hex(char *out, const unsigned char *p, size_t n);
+
+/* The ex_data slot that points an SSL at its ktls_session. */
+int kl_ssl_index(void);
+/* SSL_CTX keylog callback: TLS 1.3 secrets into the session, NSS log. */
+void kl_keylog_cb(const SSL *ssl, const char *line);
+/* SSL msg callback for --trace. */
+void kl_trace_msg(int write_p, int version, int content_type,
+		  const void *buf, size_t len, SSL *ssl, void *arg);
+/* After the handshake: certificate, group, suite. */
+void kl_trace_summary(const struct ktls_session *s, SSL *ssl);
+
+#endif /* KTLS_LIB_INTERNAL_H */

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * After install: control records.  The kernel hands non-data records to
+ * recvmsg() only with a cmsg buffer (TLS_GET_RECORD_TYPE), and sends one of
+ * our choosing with TLS_SET_RECORD_TYPE.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+#define KL_ALERT	21
+#define KL_HANDSHAKE	22
+#define KL_APPDATA	23
+
+#define KL_HS_MAX	(1 << 16)
+
+/* One TLS 1.3 post-handshake message: tickets are dropped, KeyUpdate fails. */
+static int kl_post_handshake_msg(struct ktls_session *s,
+				 const unsigned char *p, size_t len)
+{
+	if (p[0] == 4) {
+		kl_trace(s, "<- NewSessionTicket (%zu bytes) consumed", len);
+		return 0;
+	}
+	if (p[0] == 24) {
+		snprintf(s->err, sizeof(s->err),
+			 "peer sent a TLS 1.3 KeyUpdate: rekeying is not supported, the connection cannot continue");
+		errno = EKEYEXPIRED;
+		return -1;
+	}
+	snprintf(s->err, sizeof(s->err),
+		 "unexpected post-handshake message type %u", p[0]);
+	errno = EPROTO;
+	return -1;
+}
+
+/* Append handshake bytes; handle every whole message collected so far. */
+static int kl_post_handshake(struct ktls_session *s, const unsigned char *p,
+			     size_t n)
+{
+	size_t off = 0;
+
+	if (s->hs_len + n > s->hs_cap) {
+		size_t cap = s->hs_len + n < 4096 ? 4096 : s->hs_len + n;
+		unsigned char *hs;
+
+		if (cap > KL_HS_MAX) {
+			snprintf(s->err, sizeof(s->err),
+				 "post-handshake message over %d bytes",
+				 KL_HS_MAX);
+			errno = EMSGSIZE;
+			return -1;
+		}
+		hs = realloc(s->hs, cap);
+		if (!hs) {
+			snprintf(s->err, sizeof(s->err), "out of memory");
+			errno = ENOMEM;
+			return -1;
+		}
+		s->hs = hs;
+		s->hs_cap = cap;
+	}
+	memcpy(s->hs + s->hs_len, p, n);
+	s->hs_len += n;
+	while (s->hs_len - off >= 4) {
+		const unsigned char *m = s->hs + off;
+		size_t len = (size_t)m[1] << 16 | m[2] << 8 | m[3];
+
+		if (s->hs_len - off < len + 4)
+			break;
+		if (kl_post_handshake_msg(s, m, len + 4))
+			return -1;
+		off += len + 4;
+	}
+	memmove(s->hs, s->hs + off, s->hs_len - off);
+	s->hs_len -= off;
+	return 0;
+}
+
+ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
+{
+	s->err[0] = '\0';
+	for (;;) {
+		char cbuf[CMSG_SPACE(sizeof(unsigned char))];
+		struct iovec iov = { buf, len };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *cm;
+		unsigned char type = KL_APPDATA;
+		ssize_t n;
+
+		n = recvmsg(s->fd, &msg, 0);
+		if (n < 0)
+			return n;
+		cm = CMSG_FIRSTHDR(&msg);
+		if (cm && cm->cmsg_level == SOL_TLS &&
+		    cm->cmsg_type == TLS_GET_RECORD_TYPE)
+			type = *CMSG_DATA(cm);
+		if (type == KL_APPDATA || n == 0)
+			return n;
+		if (type == KL_ALERT && n >= 2) {
+			const unsigned char *a = buf;
+
+			if (a[1] == 0) {	/* close_notify */
+				kl_trace(s, "<- close_notify");
+				s->peer_closed = 1;
+				return 0;
+			}
+			snprintf(s->err, sizeof(s->err),
+				 "peer sent a %s alert: %s",
+				 a[0] == 2 ? "fatal" : "warning",
+				 SSL_alert_desc_string_long(a[1]));
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (type == KL_HANDSHAKE && s->version == TLS_1_3_VERSION) {
+			if (kl_post_handshake(s, buf, (size_t)n))
+				return -1;
+			continue;
+		}
+		snprintf(s->err, sizeof(s->err),
+			 "unexpected TLS record type %u after the handshake",
+			 type);
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
+{
+	unsigned char alert[2] = { level, desc };
+	char cbuf[CMSG_SPACE(sizeof(unsigned char))] = { 0 };
+	struct iovec iov = { alert, sizeof(alert) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	if (!s->tx_on) {
+		snprintf(s->err, sizeof(s->err), "alert: TX is not installed");
+		errno = EINVAL;
+		return -1;
+	}
+	cm->cmsg_level = SOL_TLS;
+	cm->cmsg_type = TLS_SET_RECORD_TYPE;
+	cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+	*CMSG_DATA(cm) = KL_ALERT;
+	if (sendmsg(s->fd, &msg, MSG_NOSIGNAL) != sizeof(alert)) {
+		kl_err_sys(s->err, sizeof(s->err), "sending alert %s",
+			   SSL_alert_desc_string_long(desc));
+		return -1;
+	}
+	return 0;
+}
+
+void ktls_wipe(struct ktls_session *s)
+{
+	OPENSSL_cleanse(&s->tx, sizeof(s->tx));
+	OPENSSL_cleanse(&s->rx, sizeof(s->rx));
+	OPENSSL_cleanse(s->secret_c, sizeof(s->secret_c));
+	OPENSSL_cleanse(s->secret_s, sizeof(s->secret_s));
+	s->secret_len = 0;
+	free(s->hs);
+	s->hs = NULL;
+	s->hs_len = 0;
+	s->hs_cap = 0;
+}
+
+void ktls_close(struct ktls_session *s)
+{
+	if (s->fd >= 0) {
+		if (s->tx_on)
+			ktls_send_alert(s, 1, 0);	/* close_notify */
+		close(s->fd);
+		s->fd = -1;
+	}
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	ktls_wipe(s);
+}
