@@ -1,20 +1,853 @@
 // SPDX-License-Identifier: GPL-2.0
-/* RX layer placeholder: replaced by the record-reading RX path. */
+/*
+ * ktls RX: frame TLS records out of the TCP receive queue, open them with
+ * the AEAD and hand plaintext to recvmsg() and splice().
+ *
+ * Ciphertext moves out of TCP into rx->cur as it arrives (sk_data_ready),
+ * so a record larger than the receive buffer still completes, and poll()
+ * and sleeping readers learn when a whole record is there.  Readers open
+ * it in place; opened records wait on rx->ready until read (MSG_PEEK may
+ * open several).  Buffers are recycled through rx->spare.  rx->cur, the
+ * spare and the receive queue are only touched with the socket owned
+ * (lock_sock) or from sk_data_ready, which TCP calls only with exclusive
+ * access to that queue.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/aead.h>
+#include <linux/list.h>
+#include <linux/poll.h>
+#include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/splice.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <net/tcp.h>
+
 #include "rx.h"
 
-int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
+/* A record's plaintext spans 5 pages; leave room for a split iovec. */
+#define KTLS_RX_ZC_PAGES	8
+
+/* One record: header and ciphertext, opened in place. */
+struct ktls_rx_rec {
+	struct list_head list;
+	unsigned int off;	/* of the unread plaintext in data[] */
+	unsigned int len;	/* unread plaintext bytes */
+	u8 type;
+	u8 data[];
+};
+
+struct ktls_rx {
+	void (*saved_data_ready)(struct sock *sk);
+	struct list_head ready;		/* opened, not yet fully read */
+	struct ktls_rx_rec *spare;	/* recycled: no allocation per record */
+	struct ktls_rx_rec *cur;	/* ciphertext being gathered */
+	unsigned int have;		/* bytes of it in cur */
+	unsigned int cur_len;		/* its length, 0 until header checked */
+	unsigned int nready;		/* list length, read by poll */
+	bool rec_queued;		/* cur holds a whole record */
+	bool stopped;			/* framing error: no more records */
+	bool reader_present;
+	unsigned int charged;		/* record buffers charged to sk */
+	int fatal;			/* sticky -EBADMSG after a bad record */
+	wait_queue_head_t wq;		/* readers waiting for reader_present */
+
+	u16 version;
+	u8 eiv;				/* explicit nonce bytes per record */
+	unsigned int min_len;		/* header length field bounds */
+	unsigned int max_len;
+	unsigned int prepend;		/* bytes needed before the checks */
+	unsigned int rec_size;		/* largest header + body */
+
+	struct aead_request *req;
+	struct scatterlist sg[2];
+	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
+	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
+	struct page *pages[KTLS_RX_ZC_PAGES];
+	u8 tail;
+	u8 aad[KTLS_MAX_AAD];
+	u8 iv[KTLS_AEAD_IV_SIZE];
+};
+
+static struct ktls_rx *ktls_rx_of(const struct sock *sk)
 {
+	return ktls_get_ctx(sk)->rx;
+}
+
+static void ktls_rx_report(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, -err);
+	/* Paired with smp_rmb() in tcp_poll() */
+	smp_wmb();
+	sk_error_report(sk);
+}
+
+/* Like the in-tree strparser: report once through sk_err, then stop. */
+static void ktls_rx_abort(struct sock *sk, struct ktls_rx *rx, int err)
+{
+	rx->stopped = true;
+	ktls_rx_report(sk, err);
+}
+
+static int ktls_rx_copy_actor(read_descriptor_t *desc, struct sk_buff *skb,
+			      unsigned int offset, size_t len)
+{
+	size_t n = min(len, desc->count);
+	u8 *to = (u8 *)desc->arg.data + desc->written;
+
+	if (!n)
+		return 0;
+	if (skb_copy_bits(skb, offset, to, n)) {
+		desc->error = -EFAULT;
+		return -EFAULT;
+	}
+	desc->written += n;
+	desc->count -= n;
+	return n;
+}
+
+/* Move up to n queued bytes from TCP to the end of rx->cur. */
+static void ktls_rx_read(struct sock *sk, struct ktls_rx *rx, unsigned int n)
+{
+	read_descriptor_t desc = {};
+
+	if (!n || !tcp_inq(sk))
+		return;
+	desc.arg.data = rx->cur->data + rx->have;
+	desc.count = n;
+	tcp_read_sock(sk, &desc, ktls_rx_copy_actor);
+	rx->have += desc.written;
+}
+
+/* The header checks of the in-tree, in its order: 0 or -errno. */
+static int ktls_rx_check_header(struct ktls_rx *rx, const u8 *hdr)
+{
+	unsigned int len = (hdr[3] << 8) | hdr[4];
+
+	if (len > rx->max_len)
+		return -EMSGSIZE;
+	if (len < rx->min_len)
+		return -EBADMSG;
+	if (hdr[1] != 3 || hdr[2] != 3)
+		return -EINVAL;
+	rx->cur_len = KTLS_HEADER_SIZE + len;
 	return 0;
+}
+
+/*
+ * Gather the next record into rx->cur; true once all of it is there.  The
+ * header is checked once the in-tree would (header and explicit nonce).
+ * Needs exclusive access to the receive queue; never allocates.
+ */
+static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
+{
+	int err;
+
+	if (rx->cur_len && rx->have == rx->cur_len)
+		return true;
+	if (rx->stopped)
+		return false;
+	if (!rx->cur) {
+		if (!rx->spare || !tcp_inq(sk))
+			return false;
+		rx->cur = rx->spare;
+		rx->spare = NULL;
+		rx->have = 0;
+		rx->cur_len = 0;
+	}
+	if (!rx->cur_len) {
+		ktls_rx_read(sk, rx, rx->prepend - rx->have);
+		if (rx->have < rx->prepend)
+			return false;
+		err = ktls_rx_check_header(rx, rx->cur->data);
+		if (err) {
+			ktls_rx_abort(sk, rx, err);
+			return false;
+		}
+	}
+	ktls_rx_read(sk, rx, rx->cur_len - rx->have);
+	return rx->have == rx->cur_len;
+}
+
+/* Pull what TCP has and refresh what poll() and sleepers look at. */
+static void ktls_rx_update(struct sock *sk, struct ktls_rx *rx)
+{
+	WRITE_ONCE(rx->rec_queued, ktls_rx_fill(sk, rx));
+}
+
+static bool ktls_rx_readable(const struct ktls_rx *rx)
+{
+	return READ_ONCE(rx->nready) || READ_ONCE(rx->rec_queued);
+}
+
+static void ktls_rx_data_ready(struct sock *sk)
+{
+	struct ktls_rx *rx = ktls_rx_of(sk);
+
+	/* Update before the wakeup so woken readers see the record. */
+	ktls_rx_update(sk, rx);
+	rx->saved_data_ready(sk);
+}
+
+static int ktls_rx_reader_lock(struct sock *sk, struct ktls_rx *rx,
+			       bool nonblock)
+{
+	long timeo;
+	int err = 0;
+
+	lock_sock(sk);
+	timeo = sock_rcvtimeo(sk, nonblock);
+	/* The lock is dropped while a reader sleeps: keep readers apart. */
+	while (unlikely(rx->reader_present)) {
+		DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		add_wait_queue(&rx->wq, &wait);
+		release_sock(sk);
+		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+		lock_sock(sk);
+		remove_wait_queue(&rx->wq, &wait);
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+	}
+	if (err) {
+		release_sock(sk);
+		return err;
+	}
+	rx->reader_present = true;
+	return 0;
+}
+
+static void ktls_rx_reader_unlock(struct sock *sk, struct ktls_rx *rx)
+{
+	ktls_rx_update(sk, rx);
+	rx->reader_present = false;
+	if (wq_has_sleeper(&rx->wq))
+		wake_up(&rx->wq);
+	release_sock(sk);
+}
+
+static unsigned int ktls_rx_rec_bytes(const struct ktls_rx *rx)
+{
+	return sizeof(struct ktls_rx_rec) + rx->rec_size;
+}
+
+/*
+ * Record buffers are receive memory of the socket: charge them like the
+ * skbs the in-tree code keeps queued.  Socket owned.
+ */
+static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
+					     struct ktls_rx *rx)
+{
+	unsigned int size = ktls_rx_rec_bytes(rx);
+	struct ktls_rx_rec *rec;
+
+	if (sk_has_account(sk) && size > sk->sk_forward_alloc &&
+	    !__sk_mem_schedule(sk, size - sk->sk_forward_alloc, SK_MEM_RECV))
+		return NULL;
+	rec = kmalloc(size, GFP_KERNEL);
+	if (!rec) {
+		sk_mem_reclaim(sk);
+		return NULL;
+	}
+	sk_mem_charge(sk, size);
+	rx->charged += size;
+	return rec;
+}
+
+static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
+			    struct ktls_rx_rec *rec)
+{
+	unsigned int size = ktls_rx_rec_bytes(rx);
+
+	if (!rx->spare) {
+		rx->spare = rec;
+		return;
+	}
+	kfree_sensitive(rec);
+	rx->charged -= size;
+	sk_mem_uncharge(sk, size);
+}
+
+/*
+ * Records opened by MSG_PEEK or partly read hold their buffers: give
+ * ktls_rx_fill() one to gather into.  False only when out of memory.
+ */
+static bool ktls_rx_have_buf(struct sock *sk, struct ktls_rx *rx)
+{
+	if (rx->cur || rx->spare || rx->stopped)
+		return true;
+	rx->spare = ktls_rx_alloc_rec(sk, rx);
+	return rx->spare;
+}
+
+/* A whole record is there now, without waiting. */
+static bool ktls_rx_ready_now(struct sock *sk, struct ktls_rx *rx)
+{
+	if (tcp_inq(sk) && !ktls_rx_have_buf(sk, rx))
+		return false;
+	return ktls_rx_fill(sk, rx);
+}
+
+/*
+ * Wait until rx->cur holds a whole record: 1, or 0 at end of stream, or
+ * an error.  As in-tree, a queued record wins over a pending error; see
+ * KTLS_RX_KEEP_ERR_AFTER_DATA for an error met after data was copied.
+ */
+static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
+			bool has_copied)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	int ret;
+
+	while (!ktls_rx_fill(sk, rx)) {
+		/* Nothing to gather into: TCP may hold a record already. */
+		if (!rx->cur && !rx->spare && !rx->stopped) {
+			if (!ktls_rx_have_buf(sk, rx))
+				return -ENOMEM;
+			continue;
+		}
+		if (sk->sk_err) {
+			if (has_copied && KTLS_RX_KEEP_ERR_AFTER_DATA)
+				return -READ_ONCE(sk->sk_err);
+			return sock_error(sk);
+		}
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
+			return 0;
+		if (sock_flag(sk, SOCK_DONE))
+			return 0;
+		if (!*timeo)
+			return -EAGAIN;
+
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		/* Lockless: sk_data_ready keeps rec_queued current. */
+		ret = sk_wait_event(sk, timeo,
+				    READ_ONCE(rx->rec_queued) ||
+				    READ_ONCE(sk->sk_err) ||
+				    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN),
+				    &wait);
+		sk_clear_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		remove_wait_queue(sk_sleep(sk), &wait);
+		if (signal_pending(current))
+			return sock_intr_errno(*timeo);
+		if (ret < 0)
+			return ret;
+	}
+	return 1;
+}
+
+/*
+ * Authenticate and decrypt rec into dst, whose first entry is left for
+ * the AAD; dst NULL decrypts in place.
+ */
+static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
+			 struct ktls_rx_rec *rec, unsigned int rec_len,
+			 struct scatterlist *dst)
+{
+	struct ktls_crypto *c = &ctx->rx_crypto;
+	unsigned int body = KTLS_HEADER_SIZE + rx->eiv;
+	unsigned int ct_len = rec_len - body;	/* ciphertext and tag */
+	unsigned int pt_len = ct_len - c->cipher->tag_size;
+	unsigned int aad_len;
+	u8 *hdr = rec->data;
+	DECLARE_CRYPTO_WAIT(wait);
+	int err;
+
+	ktls_build_nonce(c, rx->version, rx->iv);
+	if (rx->eiv)
+		memcpy(ktls_nonce_explicit(c, rx->iv), hdr + KTLS_HEADER_SIZE,
+		       rx->eiv);
+	aad_len = ktls_build_aad(rx->aad, rx->version, c->rec_seq, hdr[0],
+				 rx->version == TLS_1_3_VERSION ? ct_len :
+								  pt_len);
+
+	sg_init_table(rx->sg, 2);
+	sg_set_buf(&rx->sg[0], rx->aad, aad_len);
+	sg_set_buf(&rx->sg[1], hdr + body, ct_len);
+	if (dst)
+		sg_set_buf(&dst[0], rx->aad, aad_len);
+	else
+		dst = rx->sg;
+	aead_request_set_tfm(rx->req, c->aead);
+	aead_request_set_callback(rx->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				  CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(rx->req, aad_len);
+	aead_request_set_crypt(rx->req, rx->sg, dst, ct_len, rx->iv);
+	err = crypto_wait_req(crypto_aead_decrypt(rx->req), &wait);
+	return err ? -EBADMSG : 0;
+}
+
+/* Open rec in place; on success rec->off/len/type describe the text. */
+static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
+			   struct ktls_rx_rec *rec, unsigned int rec_len)
+{
+	unsigned int body = KTLS_HEADER_SIZE + rx->eiv;
+	unsigned int pt_len = rec_len - body - ctx->rx_crypto.cipher->tag_size;
+	u8 *pt = rec->data + body;
+	int err;
+
+	err = ktls_rx_crypt(ctx, rx, rec, rec_len, NULL);
+	if (err)
+		return err;
+
+	rec->type = rec->data[0];
+	if (rx->version == TLS_1_3_VERSION) {
+		/* Strip the zero padding; the last non-zero byte is the type. */
+		while (pt_len && !pt[pt_len - 1])
+			pt_len--;
+		if (!pt_len)
+			return -EBADMSG;
+		rec->type = pt[--pt_len];
+	}
+	rec->off = body;
+	rec->len = pt_len;
+	return 0;
+}
+
+/* rx->cur was opened (or failed): detach it and step the sequence. */
+static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
+					struct ktls_context *ctx,
+					struct ktls_rx *rx, int err)
+{
+	struct ktls_rx_rec *rec = rx->cur;
+
+	rx->cur = NULL;
+	rx->have = 0;
+	rx->cur_len = 0;
+	WRITE_ONCE(rx->rec_queued, false);
+	if (err) {
+		ktls_rx_put_rec(sk, rx, rec);
+		/* As tls_err_abort(): every later read fails the same way. */
+		rx->fatal = err;
+		rx->stopped = true;
+		ktls_rx_report(sk, err);
+		return NULL;
+	}
+	if (ktls_seq_advance(ctx->rx_crypto.rec_seq))
+		ktls_rx_abort(sk, rx, -EBADMSG);
+	/* Unused for opening, but getsockopt() reports it as in-tree. */
+	ktls_iv_advance(&ctx->rx_crypto, rx->version);
+	return rec;
+}
+
+/* Open the whole record in rx->cur and queue it on rx->ready. */
+static struct ktls_rx_rec *ktls_rx_open(struct sock *sk,
+					struct ktls_context *ctx,
+					struct ktls_rx *rx, int *errp)
+{
+	struct ktls_rx_rec *rec;
+	int err;
+
+	err = ktls_rx_decrypt(ctx, rx, rx->cur, rx->cur_len);
+	rec = ktls_rx_take(sk, ctx, rx, err);
+	if (!rec) {
+		*errp = err;
+		return NULL;
+	}
+	list_add_tail(&rec->list, &rx->ready);
+	WRITE_ONCE(rx->nready, rx->nready + 1);
+	return rec;
+}
+
+/*
+ * Can the whole record in rx->cur go straight to the reader?  As in-tree:
+ * a data record that fits, not peeked, into user memory; for TLS 1.3 only
+ * with TLS_RX_EXPECT_NO_PAD, as the type is known only once opened.
+ */
+static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
+			  struct msghdr *msg, size_t len, u8 control,
+			  int flags)
+{
+	unsigned int tls13 = rx->version == TLS_1_3_VERSION;
+	unsigned int pt_len = rx->cur_len - KTLS_HEADER_SIZE - rx->eiv -
+			      ctx->rx_crypto.cipher->tag_size - tls13;
+
+	if ((flags & MSG_PEEK) || !user_backed_iter(&msg->msg_iter))
+		return false;
+	if (!pt_len || pt_len > len)
+		return false;
+	if (control && control != KTLS_TYPE_DATA)
+		return false;
+	return tls13 ? ctx->rx_no_pad : rx->cur->data[0] == KTLS_TYPE_DATA;
+}
+
+/*
+ * Open rx->cur straight into the reader's pages: the plaintext length, or
+ * -EAGAIN when the in-place path must do it (pages not mapped, a TLS 1.3
+ * record padded or not data; the ciphertext is intact then), or -EBADMSG.
+ * The iterator is advanced only on success.
+ */
+static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
+			   struct ktls_rx *rx, struct iov_iter *to)
+{
+	unsigned int tls13 = rx->version == TLS_1_3_VERSION;
+	unsigned int len = rx->cur_len - KTLS_HEADER_SIZE - rx->eiv -
+			   ctx->rx_crypto.cipher->tag_size - tls13;
+	struct scatterlist *sg = rx->sg_user;
+	unsigned int n = 0, i;
+	size_t mapped = 0;
+	int err = 0;
+
+	sg_init_table(sg, ARRAY_SIZE(rx->sg_user));
+	while (mapped < len) {
+		size_t start;
+		ssize_t got;
+
+		if (n == KTLS_RX_ZC_PAGES) {
+			err = -EAGAIN;
+			goto unmap;
+		}
+		got = iov_iter_get_pages2(to, rx->pages + n, len - mapped,
+					  KTLS_RX_ZC_PAGES - n, &start);
+		if (got <= 0) {
+			err = -EAGAIN;
+			goto unmap;
+		}
+		mapped += got;
+		while (got > 0) {
+			unsigned int plen = min_t(size_t, got,
+						  PAGE_SIZE - start);
+
+			sg_set_page(&sg[1 + n], rx->pages[n], plen, start);
+			n++;
+			got -= plen;
+			start = 0;
+		}
+	}
+	if (tls13)
+		sg_set_buf(&sg[1 + n], &rx->tail, 1);
+	sg_mark_end(&sg[n + tls13]);
+
+	err = ktls_rx_crypt(ctx, rx, rx->cur, rx->cur_len, sg);
+	/* Padding or a control record: let the in-place path sort it. */
+	if (!err && tls13 && rx->tail != KTLS_TYPE_DATA)
+		err = -EAGAIN;
+unmap:
+	for (i = 0; i < n; i++)
+		put_page(rx->pages[i]);
+	if (err) {
+		iov_iter_revert(to, mapped);
+		return err;
+	}
+	return len;
+}
+
+/*
+ * A whole record in rx->cur, waiting for it if need be: 1, 0 at end of
+ * stream, or -errno.
+ */
+static int ktls_rx_get(struct sock *sk, struct ktls_rx *rx, long *timeo,
+		       bool has_copied)
+{
+	if (rx->fatal)
+		return rx->fatal;
+	if (ktls_rx_fill(sk, rx))
+		return 1;
+	return ktls_rx_wait(sk, rx, timeo, has_copied);
+}
+
+static void ktls_rx_consume(struct sock *sk, struct ktls_rx *rx,
+			    struct ktls_rx_rec *rec, unsigned int n)
+{
+	rec->off += n;
+	rec->len -= n;
+	if (rec->len)
+		return;
+	list_del(&rec->list);
+	WRITE_ONCE(rx->nready, rx->nready - 1);
+	ktls_rx_put_rec(sk, rx, rec);
+}
+
+/*
+ * All records returned by one recvmsg() have one type; the first one's
+ * type goes to the cmsg, which a non-data record cannot do without.
+ */
+static int ktls_rx_check_type(struct msghdr *msg, u8 type, u8 *control)
+{
+	int err;
+
+	if (*control)
+		return *control == type;
+	if (!type)
+		return -EBADMSG;
+	*control = type;
+	err = put_cmsg(msg, SOL_TLS, TLS_GET_RECORD_TYPE, sizeof(*control),
+		       control);
+	if (*control != KTLS_TYPE_DATA &&
+	    (err || (msg->msg_flags & MSG_CTRUNC)))
+		return -EIO;
+	return 1;
+}
+
+static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			   int flags, int *addr_len)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = ctx->rx;
+	bool peek = flags & MSG_PEEK;
+	struct list_head *pos;
+	u8 control = 0;
+	size_t copied = 0;
+	long timeo;
+	int target, err;
+
+	if (unlikely(flags & MSG_ERRQUEUE))
+		return sock_recv_errqueue(sk, msg, len, SOL_IP, IP_RECVERR);
+
+	err = ktls_rx_reader_lock(sk, rx, flags & MSG_DONTWAIT);
+	if (err)
+		return err;
+
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	pos = rx->ready.next;
+	err = 0;
+	while (len) {
+		struct ktls_rx_rec *rec;
+		unsigned int chunk;
+
+		if (pos != &rx->ready) {
+			rec = list_entry(pos, struct ktls_rx_rec, list);
+		} else {
+			/* Past the target, only take what is already here. */
+			if (copied >= target && !ktls_rx_ready_now(sk, rx))
+				break;
+			err = ktls_rx_get(sk, rx, &timeo, copied);
+			if (err <= 0)
+				break;
+			if (ktls_rx_zc_ok(ctx, rx, msg, len, control, flags)) {
+				err = ktls_rx_open_zc(sk, ctx, rx,
+						      &msg->msg_iter);
+				if (err >= 0) {
+					chunk = err;
+					ktls_rx_put_rec(sk, rx,
+							ktls_rx_take(sk, ctx,
+								     rx, 0));
+					err = ktls_rx_check_type(msg,
+							KTLS_TYPE_DATA,
+							&control);
+					copied += chunk;
+					len -= chunk;
+					msg->msg_flags |= MSG_EOR;
+					continue;
+				}
+				if (err != -EAGAIN) {
+					ktls_rx_take(sk, ctx, rx, err);
+					break;
+				}
+			}
+			rec = ktls_rx_open(sk, ctx, rx, &err);
+			if (!rec)
+				break;
+			pos = &rec->list;
+		}
+
+		err = ktls_rx_check_type(msg, rec->type, &control);
+		if (err <= 0)
+			break;
+
+		chunk = min_t(size_t, len, rec->len);
+		if (copy_to_iter(rec->data + rec->off, chunk,
+				 &msg->msg_iter) != chunk) {
+			err = -EFAULT;
+			break;
+		}
+		copied += chunk;
+		len -= chunk;
+		if (peek) {
+			pos = pos->next;
+		} else if (chunk == rec->len) {
+			msg->msg_flags |= MSG_EOR;
+			ktls_rx_consume(sk, rx, rec, chunk);
+			pos = rx->ready.next;
+		} else {
+			ktls_rx_consume(sk, rx, rec, chunk);
+		}
+		/* A control record is returned alone. */
+		if (control != KTLS_TYPE_DATA)
+			break;
+	}
+
+	ktls_rx_reader_unlock(sk, rx);
+	if (copied)
+		return copied;
+	/* An empty control record reads as 0 bytes, not as "1". */
+	return err < 0 ? err : 0;
+}
+
+static ssize_t ktls_rx_splice_read(struct socket *sock, loff_t *ppos,
+				   struct pipe_inode_info *pipe, size_t len,
+				   unsigned int flags)
+{
+	struct sock *sk = sock->sk;
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = ctx->rx;
+	bool nonblock = flags & SPLICE_F_NONBLOCK;
+	struct ktls_rx_rec *rec;
+	struct sk_buff *skb;
+	unsigned int chunk;
+	long timeo;
+	int err;
+
+	err = ktls_rx_reader_lock(sk, rx, nonblock);
+	if (err)
+		return err;
+
+	rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec, list);
+	if (!rec) {
+		timeo = sock_rcvtimeo(sk, nonblock);
+		err = ktls_rx_get(sk, rx, &timeo, false);
+		if (err <= 0)
+			goto unlock;
+		rec = ktls_rx_open(sk, ctx, rx, &err);
+		if (!rec)
+			goto unlock;
+	}
+	/* Control records need the cmsg that only recvmsg() has. */
+	if (rec->type != KTLS_TYPE_DATA) {
+		err = -EINVAL;
+		goto unlock;
+	}
+
+	chunk = min_t(size_t, len, rec->len);
+	/* skb_splice_bits() copies linear data into pages for the pipe. */
+	skb = alloc_skb(chunk, GFP_KERNEL);
+	if (!skb) {
+		err = -ENOMEM;
+		goto unlock;
+	}
+	skb_put_data(skb, rec->data + rec->off, chunk);
+	err = skb_splice_bits(skb, sk, 0, pipe, chunk, flags);
+	consume_skb(skb);
+	if (err > 0)
+		ktls_rx_consume(sk, rx, rec, err);
+
+unlock:
+	ktls_rx_reader_unlock(sk, rx);
+	return err;
+}
+
+static bool ktls_rx_sock_is_readable(struct sock *sk)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+
+	return ctx && ctx->rx && ktls_rx_readable(ctx->rx);
+}
+
+/* Readable only when a whole record (or opened text) is there. */
+static __poll_t ktls_rx_poll(struct file *file, struct socket *sock,
+			     struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct ktls_context *ctx;
+	__poll_t mask;
+
+	mask = tcp_poll(file, sock, wait);
+	if (inet_sk_state_load(sk) != TCP_ESTABLISHED ||
+	    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+		return mask;
+
+	ctx = ktls_get_ctx(sk);
+	if (ctx && ctx->rx && ktls_rx_readable(ctx->rx))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	else
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	return mask;
 }
 
 void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops)
 {
+	prot->recvmsg = ktls_rx_recvmsg;
+	prot->sock_is_readable = ktls_rx_sock_is_readable;
+	ops->poll = ktls_rx_poll;
+	ops->splice_read = ktls_rx_splice_read;
+}
+
+int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_crypto *c = &ctx->rx_crypto;
+	const struct ktls_cipher *ci = c->cipher;
+	struct ktls_rx *rx;
+	int err = -ENOMEM;
+
+	rx = sock_kmalloc(sk, sizeof(*rx), GFP_KERNEL);
+	if (!rx)
+		return -ENOMEM;
+	memset(rx, 0, sizeof(*rx));
+
+	INIT_LIST_HEAD(&rx->ready);
+	init_waitqueue_head(&rx->wq);
+	rx->version = c->conf.info.version;
+	rx->eiv = rx->version == TLS_1_3_VERSION ? 0 : ci->explicit_iv;
+	rx->min_len = ci->tag_size + rx->eiv;
+	rx->max_len = KTLS_MAX_PAYLOAD + rx->min_len +
+		      (rx->version == TLS_1_3_VERSION);
+	rx->prepend = KTLS_HEADER_SIZE + rx->eiv;
+	rx->rec_size = KTLS_HEADER_SIZE + rx->max_len;
+
+	rx->req = aead_request_alloc(c->aead, GFP_KERNEL);
+	if (!rx->req)
+		goto free_rx;
+	/* One buffer up front; records reuse it. */
+	rx->spare = ktls_rx_alloc_rec(sk, rx);
+	if (!rx->spare)
+		goto free_req;
+
+	ctx->rx = rx;
+	write_lock_bh(&sk->sk_callback_lock);
+	rx->saved_data_ready = sk->sk_data_ready;
+	sk->sk_data_ready = ktls_rx_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* Records queued before TLS_RX are framed like any others. */
+	ktls_rx_update(sk, rx);
+	return 0;
+
+free_req:
+	aead_request_free(rx->req);
+free_rx:
+	sock_kfree_s(sk, rx, sizeof(*rx));
+	return err;
 }
 
 void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)
 {
+	struct ktls_rx *rx = ctx->rx;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_data_ready == ktls_rx_data_ready)
+		sk->sk_data_ready = rx->saved_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* The buffers go in ktls_rx_free(); the charge needs the lock. */
+	sk_mem_uncharge(sk, rx->charged);
+	rx->charged = 0;
 }
 
 void ktls_rx_free(struct ktls_context *ctx)
 {
+	struct ktls_rx *rx = ctx->rx;
+	struct ktls_rx_rec *rec, *tmp;
+
+	list_for_each_entry_safe(rec, tmp, &rx->ready, list) {
+		list_del(&rec->list);
+		kfree_sensitive(rec);
+	}
+	kfree_sensitive(rx->spare);
+	kfree_sensitive(rx->cur);
+	aead_request_free(rx->req);
+	/* The nonce buffer holds the static IV. */
+	memzero_explicit(rx, sizeof(*rx));
+	sock_kfree_s(ctx->sk, rx, sizeof(*rx));
+	ctx->rx = NULL;
 }
