@@ -18,8 +18,8 @@
 #   KTLS_TEST_BINS    directory of test programs (default: build them with
 #                     `make -C selftests`, take selftests/build/)
 #   KTLS_HOST_BINS    host programs to ship with libraries (default openssl curl)
-#   KTLS_VM_TIMEOUT   whole-VM limit in seconds (default 900)
-#   KTLS_TEST_TIMEOUT per-test limit inside the guest (default 300)
+#   KTLS_VM_TIMEOUT   whole-VM limit in seconds (default 2400)
+#   KTLS_TEST_TIMEOUT per-test limit inside the guest (default 900)
 #   KTLS_KBUILD_ARGS  extra kbuild arguments, e.g. "W=1 C=1"
 #   KTLS_VERBOSE=1    stream the kernel console too
 set -euo pipefail
@@ -28,8 +28,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cache_lock
 
 if [[ $# -gt 0 ]]; then KERNELS="$*"; else KERNELS="${KERNELS:-6.1 6.12}"; fi
-VM_TIMEOUT="${KTLS_VM_TIMEOUT:-900}"
-TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-300}"
+VM_TIMEOUT="${KTLS_VM_TIMEOUT:-2400}"
+TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-900}"
 read -r -a HOST_BINS <<<"${KTLS_HOST_BINS-openssl curl}"
 read -r -a KBUILD_ARGS <<<"${KTLS_KBUILD_ARGS:-}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
