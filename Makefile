@@ -44,3 +44,92 @@ clean:
 	-$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)
 	$(MAKE) -C userspace clean
 	$(MAKE) -C selftests clean
+
+# --- install, DKMS, Debian packages (README: "Install on a real host") ------
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+# Userspace build directory to install from (the .deb uses a dynamic build).
+UBUILD ?= userspace/build
+# WITH_MODULE=0: tools, library and header only.
+WITH_MODULE ?= 1
+KTLS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
+DKMS_SRC := /usr/src/ktls-$(KTLS_VERSION)
+# What DKMS builds from: the module sources only.
+DKMS_FILES := dkms.conf Kbuild kmod/Kbuild \
+	$(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h)) \
+	$(wildcard include/ktls/*.h)
+KTLS_TOOLS := ktls-serve ktls-get ktls-doctor
+# The release the module was built for (its vermagic), not `uname -r`:
+# KDIR may point at another kernel's headers.
+MOD_KVER = $(shell modinfo -F vermagic kmod/ktls.ko 2>/dev/null | cut -d' ' -f1)
+MOD_DEST = $(DESTDIR)/lib/modules/$(MOD_KVER)/updates/ktls.ko
+UNINST_KVER = $(or $(MOD_KVER),$(KVER))
+
+.PHONY: install uninstall dkms-install dkms-remove deb check-dkms
+
+install: $(if $(filter 1,$(WITH_MODULE)),module) userspace
+ifeq ($(WITH_MODULE),1)
+	@test -n "$(MOD_KVER)" || { echo "kmod/ktls.ko has no vermagic" >&2; exit 1; }
+	install -D -m 644 kmod/ktls.ko $(MOD_DEST)
+	$(if $(DESTDIR),,depmod -a $(MOD_KVER))
+endif
+	install -D -m 644 $(UBUILD)/libktls.a $(DESTDIR)$(LIBDIR)/libktls.a
+	install -D -m 644 include/ktls.h $(DESTDIR)$(INCLUDEDIR)/ktls.h
+	install -D -m 644 include/ktls/tls_uapi.h \
+		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h
+	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(KTLS_VERSION)|' \
+		packaging/ktls.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
+	for t in $(KTLS_TOOLS); do \
+		install -D -m 755 $(UBUILD)/$$t $(DESTDIR)$(BINDIR)/$$t || exit 1; \
+	done
+
+uninstall:
+ifeq ($(WITH_MODULE),1)
+	rm -f $(DESTDIR)/lib/modules/$(UNINST_KVER)/updates/ktls.ko
+	$(if $(DESTDIR),,-depmod -a $(UNINST_KVER))
+endif
+	rm -f $(DESTDIR)$(LIBDIR)/libktls.a $(DESTDIR)$(INCLUDEDIR)/ktls.h \
+		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/ktls 2>/dev/null
+	for t in $(KTLS_TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+
+# Register the sources with DKMS, build and install for the running kernel
+# and every other kernel whose headers are installed.
+dkms-install:
+	@command -v dkms >/dev/null || { echo "dkms not found: apt-get install dkms" >&2; exit 1; }
+	-dkms remove ktls/$(KTLS_VERSION) --all >/dev/null 2>&1
+	rm -rf $(DKMS_SRC)
+	for f in $(DKMS_FILES); do install -D -m 644 $$f $(DKMS_SRC)/$$f || exit 1; done
+	dkms add ktls/$(KTLS_VERSION)
+	@n=0; for b in /lib/modules/*/build; do \
+		test -f $$b/Makefile || continue; \
+		k=$$(basename $$(dirname $$b)); \
+		dkms install ktls/$(KTLS_VERSION) -k $$k || exit 1; n=$$((n + 1)); \
+	done; \
+	test $$n -gt 0 || echo "no kernel headers found: apt-get install linux-headers-$$(uname -r), then make dkms-install" >&2; \
+	test -f /lib/modules/$$(uname -r)/build/Makefile || \
+		echo "note: no headers for the running kernel $$(uname -r)" >&2
+
+dkms-remove:
+	@command -v dkms >/dev/null || { echo "dkms not found" >&2; exit 1; }
+	-dkms remove ktls/$(KTLS_VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# ktls-dkms_<ver>_all.deb and ktls-tools_<ver>_amd64.deb in $(DEB_OUT).
+DEB_OUT ?= $(CURDIR)/.cache/deb
+deb:
+	bash packaging/mkdeb.sh $(DEB_OUT)
+
+# Slow (debootstrap once, then a VM that builds through DKMS): not in check.
+check-dkms: deps
+	bash selftests/dkms/check-dkms.sh
+
+# --- debug kernel (README: "Debug kernel") ----------------------------------
+.PHONY: check-debug
+check-debug: deps
+	bash selftests/debug/check-debug.sh
