@@ -60,7 +60,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-serial "file:$console" -serial "file:$results" \
 	-virtfs "local,path=$root,mount_tag=dkmsroot,security_model=passthrough,readonly=on,id=root9p" \
 	-kernel "$tree/boot/vmlinuz-$rel" -initrd "$initrd" \
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 printk.devkmsg=on rdinit=/init ktls.out=ttyS1" \
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 printk.devkmsg=on rdinit=/init ktlsvm.out=ttyS1" \
 	</dev/null &
 qpid=$!
 tail -n +1 -F --pid="$qpid" "$results" 2>/dev/null | sed -u 's/\r//; s/^/[dkms] /' || true

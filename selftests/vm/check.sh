@@ -104,7 +104,7 @@ run_kernel() {
 	: >"$logs/results.log"
 	local vmargs=(--kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd"
 		--log "$logs/console.log" --results "$logs/results.log"
-		--timeout "$VM_TIMEOUT" --append "ktls.timeout=$TEST_TIMEOUT")
+		--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT")
 	if [[ "${KTLS_VERBOSE:-0}" == 1 ]]; then vmargs+=(--verbose); fi
 	bash "$KTLS_VM_DIR/run-vm.sh" "${vmargs[@]}" &
 	local vmpid=$!

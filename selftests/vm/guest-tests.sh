@@ -10,11 +10,11 @@
 # $KTLS_KO (our module), $KTLS_INTREE (Debian's tls.ko) from /ktls/env.
 #
 # Per-test timeout: KTLS_TEST_TIMEOUT seconds (default 300), or
-# ktls.timeout=N on the kernel command line.
+# ktlsvm.timeout=N on the kernel command line.
 
 timeout_s=${KTLS_TEST_TIMEOUT:-300}
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in ktls.timeout=*) timeout_s=${arg#ktls.timeout=} ;; esac
+	case "$arg" in ktlsvm.timeout=*) timeout_s=${arg#ktlsvm.timeout=} ;; esac
 done
 
 echo "# ktls-vm: kernel $(uname -r), tests in ${KTLS_BIN:-/ktls/bin}, timeout ${timeout_s}s"

@@ -21,7 +21,7 @@
 #
 # The image's /init mounts the usual filesystems, brings up lo (127.0.0.1
 # and ::1), runs /ktls/guest.sh, logs "KTLS-VM-DONE rc=N" to the kernel log
-# and powers off.  Kernel command-line knob: ktls.out=ttyS1 sends the guest
+# and powers off.  Kernel command-line knob: ktlsvm.out=ttyS1 sends the guest
 # script's output to that device instead of the console.  Nothing loads
 # modules except the guest and the kernel's own request_module() calls.
 set -euo pipefail
@@ -252,7 +252,7 @@ ip -6 addr show dev lo 2>/dev/null | grep -q '::1' || echo "ktls-init: warning: 
 . /ktls/env
 out=""
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in ktls.out=*) out=${arg#ktls.out=} ;; esac
+	case "$arg" in ktlsvm.out=*) out=${arg#ktlsvm.out=} ;; esac
 done
 cd /tmp
 echo "ktls-init: running guest script on $(uname -r)" >/dev/kmsg

@@ -5,7 +5,7 @@
 #
 # run-vm.sh --kernel VMLINUZ --initrd INITRD --log FILE [options]
 #   --results FILE   second serial port (ttyS1) to FILE; the guest script's
-#                    output goes there (ktls.out=ttyS1), kept apart from
+#                    output goes there (ktlsvm.out=ttyS1), kept apart from
 #                    kernel messages
 #   --timeout SEC    hard limit for the whole VM run (default 900)
 #   --append ARGS    extra kernel command-line arguments
@@ -52,7 +52,7 @@ if [[ -n "$RESULTS" ]]; then
 	mkdir -p "$(dirname "$RESULTS")"
 	: >"$RESULTS"
 	SERIAL2=(-serial "file:$RESULTS")
-	CMDLINE="$CMDLINE ktls.out=ttyS1"
+	CMDLINE="$CMDLINE ktlsvm.out=ttyS1"
 fi
 CMDLINE="$CMDLINE$APPEND"
 mkdir -p "$(dirname "$LOG")"
