@@ -57,6 +57,7 @@ struct ktls_session {
 	union ktls_crypto_info tx, rx;
 	int tx_on, rx_on;		/* installed in the kernel */
 	int peer_closed;		/* close_notify seen */
+	uint16_t max_payload;		/* negotiated max_fragment_length; 0 */
 	SSL *ssl;			/* only with KTLS_F_KEEP_SSL */
 	/* Post-handshake messages may span records or the caller's buffer. */
 	unsigned char *hs;
@@ -92,10 +93,18 @@ int ktls_install(struct ktls_session *s, int tx, int rx);
 
 /*
  * Read application data from a socket with RX installed.  Control records
- * are handled here: NewSessionTicket is dropped, close_notify gives 0, other
- * alerts and KeyUpdate give -1 with s->err set.  errno as recv() otherwise.
+ * are handled here: NewSessionTicket is dropped, KeyUpdate installs the
+ * next RX key (and answers update_requested), close_notify gives 0, other
+ * alerts give -1 with s->err set.  errno as recv() otherwise.
  */
 ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len);
+/*
+ * TLS 1.3 key update from our side: send KeyUpdate (asking the peer to
+ * update too if request_peer) and install the next TX key.  A KeyUpdate
+ * from the peer is handled inside ktls_recv(): the next RX key goes in,
+ * and one asking for ours is answered.  0 or -1 (s->err).
+ */
+int ktls_key_update(struct ktls_session *s, int request_peer);
 /* Send an alert record (level, description) through the kernel TX. */
 int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc);
 /* close_notify (if TX is installed), close the fd, wipe the keys. */

@@ -34,6 +34,9 @@
 #define KTLS_TYPE_HANDSHAKE		22
 #define KTLS_TYPE_DATA			23
 
+/* TLS 1.3 handshake message type the RX layer acts on */
+#define KTLS_HS_KEY_UPDATE		24
+
 /*
  * One row per cipher the UAPI knows.  Offsets index the user's
  * tls12_crypto_info_* struct; sizes follow include/uapi/linux/tls.h.
@@ -84,6 +87,7 @@ struct ktls_context {
 	u16 cipher_type;
 	u8 zerocopy_sendfile:1;
 	u8 rx_no_pad:1;
+	u16 tx_max_payload;		/* TLS_TX_MAX_PAYLOAD_LEN */
 
 	struct ktls_crypto tx_crypto;
 	struct ktls_crypto rx_crypto;

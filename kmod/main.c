@@ -10,10 +10,13 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <net/netlink.h>
 #include <net/tcp.h>
+#include <uapi/linux/inet_diag.h>
 
 #include "ktls.h"
 #include "sockopt.h"
+#include "stats.h"
 #include "tx.h"
 #include "rx.h"
 
@@ -58,6 +61,11 @@ static void ktls_close(struct sock *sk, long timeout)
 		ktls_tx_release(sk, ctx, timeo);
 	if (ctx->rx)
 		ktls_rx_release(sk, ctx);
+
+	if (ctx->tx_crypto.ready)
+		ktls_stat_dec(sock_net(sk), KTLS_STAT_CURR_TX_SW);
+	if (ctx->rx_crypto.ready)
+		ktls_stat_dec(sock_net(sk), KTLS_STAT_CURR_RX_SW);
 
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
@@ -147,6 +155,7 @@ static int ktls_init(struct sock *sk)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->sk = sk;
+	ctx->tx_max_payload = KTLS_MAX_PAYLOAD;
 
 	write_lock_bh(&sk->sk_callback_lock);
 	ctx->sk_proto = READ_ONCE(sk->sk_prot);
@@ -172,10 +181,89 @@ static void ktls_update(struct sock *sk, struct proto *p,
 	}
 }
 
+static u16 ktls_diag_conf(const struct ktls_crypto *c)
+{
+	return READ_ONCE(c->ready) ? TLS_CONF_SW : TLS_CONF_BASE;
+}
+
+/* sock_diag INET_ULP_INFO_TLS, as in-tree; the socket may not be locked. */
+static int ktls_get_info(struct sock *sk, struct sk_buff *skb)
+{
+	const struct ktls_context *ctx;
+	struct nlattr *nest;
+	u16 version, cipher;
+	int rc = 0;
+
+	nest = nla_nest_start_noflag(skb, INET_ULP_INFO_TLS);
+	if (!nest)
+		return -EMSGSIZE;
+
+	/* close() frees the context after an RCU grace period. */
+	rcu_read_lock();
+	ctx = rcu_dereference(inet_csk(sk)->icsk_ulp_data);
+	if (!ctx)
+		goto cancel;
+	version = READ_ONCE(ctx->version);
+	cipher = READ_ONCE(ctx->cipher_type);
+	if (version && cipher) {
+		rc = nla_put_u16(skb, TLS_INFO_VERSION, version);
+		if (rc)
+			goto cancel;
+		rc = nla_put_u16(skb, TLS_INFO_CIPHER, cipher);
+		if (rc)
+			goto cancel;
+	}
+	rc = nla_put_u16(skb, TLS_INFO_TXCONF,
+			 ktls_diag_conf(&ctx->tx_crypto));
+	if (rc)
+		goto cancel;
+	rc = nla_put_u16(skb, TLS_INFO_RXCONF,
+			 ktls_diag_conf(&ctx->rx_crypto));
+	if (rc)
+		goto cancel;
+	/* What the user asked for: spliced pages are never copied anyway. */
+	if (ctx->zerocopy_sendfile) {
+		rc = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
+		if (rc)
+			goto cancel;
+	}
+	if (ctx->rx_no_pad) {
+		rc = nla_put_flag(skb, TLS_INFO_RX_NO_PAD);
+		if (rc)
+			goto cancel;
+	}
+	rc = nla_put_u16(skb, KTLS_INFO_TX_MAX_PAYLOAD_LEN,
+			 READ_ONCE(ctx->tx_max_payload));
+	if (rc)
+		goto cancel;
+	rcu_read_unlock();
+	nla_nest_end(skb, nest);
+	return 0;
+
+cancel:
+	rcu_read_unlock();
+	nla_nest_cancel(skb, nest);
+	return rc;
+}
+
+static size_t ktls_get_info_size(const struct sock *sk)
+{
+	return nla_total_size(0) +		/* INET_ULP_INFO_TLS */
+	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_VERSION */
+	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_CIPHER */
+	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_TXCONF */
+	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_RXCONF */
+	       nla_total_size(0) +		/* TLS_INFO_ZC_RO_TX */
+	       nla_total_size(0) +		/* TLS_INFO_RX_NO_PAD */
+	       nla_total_size(sizeof(u16));	/* ..._TX_MAX_PAYLOAD_LEN */
+}
+
 static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {
-	.init	= ktls_init,
-	.update	= ktls_update,
-	.owner	= THIS_MODULE,
+	.init		= ktls_init,
+	.update		= ktls_update,
+	.get_info	= ktls_get_info,
+	.get_info_size	= ktls_get_info_size,
+	.owner		= THIS_MODULE,
 };
 
 static int __init ktls_module_init(void)
@@ -190,18 +278,27 @@ static int __init ktls_module_init(void)
 	}
 	strscpy(ktls_ulp_ops.name, ulp_name, sizeof(ktls_ulp_ops.name));
 
+	/* Counters exist before any socket can move them. */
+	rc = ktls_stats_init();
+	if (rc)
+		return rc;
+
 	rc = tcp_register_ulp(&ktls_ulp_ops);
 	if (rc == -EEXIST) {
 		pr_err("TCP ULP \"%s\" is already registered (the in-tree tls module?); unload it first or load ktls with ulp_name=ktls\n",
 		       ulp_name);
-		return rc;
+		goto exit_stats;
 	}
 	if (rc) {
 		pr_err("cannot register TCP ULP \"%s\": %d\n", ulp_name, rc);
-		return rc;
+		goto exit_stats;
 	}
 	pr_info("registered TCP ULP \"%s\"\n", ulp_name);
 	return 0;
+
+exit_stats:
+	ktls_stats_exit();
+	return rc;
 }
 
 static void __exit ktls_module_exit(void)
@@ -209,6 +306,7 @@ static void __exit ktls_module_exit(void)
 	tcp_unregister_ulp(&ktls_ulp_ops);
 	/* Contexts are freed with kfree_rcu(); let that finish first. */
 	rcu_barrier();
+	ktls_stats_exit();
 }
 
 module_init(ktls_module_init);

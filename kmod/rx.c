@@ -27,6 +27,7 @@
 #include <net/tcp.h>
 
 #include "rx.h"
+#include "stats.h"
 
 /* A record's plaintext spans 5 pages; leave room for a split iovec. */
 #define KTLS_RX_ZC_PAGES	8
@@ -50,6 +51,7 @@ struct ktls_rx {
 	unsigned int nready;		/* list length, read by poll */
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
+	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
 	bool reader_present;
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
@@ -178,9 +180,11 @@ static void ktls_rx_update(struct sock *sk, struct ktls_rx *rx)
 	WRITE_ONCE(rx->rec_queued, ktls_rx_fill(sk, rx));
 }
 
+/* After a KeyUpdate, queued records wait for the next key. */
 static bool ktls_rx_readable(const struct ktls_rx *rx)
 {
-	return READ_ONCE(rx->nready) || READ_ONCE(rx->rec_queued);
+	return READ_ONCE(rx->nready) ||
+	       (READ_ONCE(rx->rec_queued) && !READ_ONCE(rx->key_expired));
 }
 
 static void ktls_rx_data_ready(struct sock *sk)
@@ -384,7 +388,11 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	aead_request_set_ad(rx->req, aad_len);
 	aead_request_set_crypt(rx->req, rx->sg, dst, ct_len, rx->iv);
 	err = crypto_wait_req(crypto_aead_decrypt(rx->req), &wait);
-	return err ? -EBADMSG : 0;
+	if (err) {
+		ktls_stat_inc(sock_net(ctx->sk), KTLS_STAT_DECRYPT_ERROR);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 /* Open rec in place; on success rec->off/len/type describe the text. */
@@ -408,6 +416,13 @@ static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 		if (!pt_len)
 			return -EBADMSG;
 		rec->type = pt[--pt_len];
+		/* KeyUpdate (24): later records use a key we don't have. */
+		if (rec->type == KTLS_TYPE_HANDSHAKE && pt_len &&
+		    pt[0] == KTLS_HS_KEY_UPDATE) {
+			WRITE_ONCE(rx->key_expired, true);
+			ktls_stat_inc(sock_net(ctx->sk),
+				      KTLS_STAT_RX_REKEY_RECEIVED);
+		}
 	}
 	rec->off = body;
 	rec->len = pt_len;
@@ -530,8 +545,13 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 
 	err = ktls_rx_crypt(ctx, rx, rx->cur, rx->cur_len, sg);
 	/* Padding or a control record: let the in-place path sort it. */
-	if (!err && tls13 && rx->tail != KTLS_TYPE_DATA)
+	if (!err && tls13 && rx->tail != KTLS_TYPE_DATA) {
+		/* Zero there: the sender padded despite EXPECT_NO_PAD. */
+		if (!rx->tail)
+			ktls_stat_inc(sock_net(sk), KTLS_STAT_RX_NO_PAD_VIOL);
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_DECRYPT_RETRY);
 		err = -EAGAIN;
+	}
 unmap:
 	for (i = 0; i < n; i++)
 		put_page(rx->pages[i]);
@@ -551,6 +571,8 @@ static int ktls_rx_get(struct sock *sk, struct ktls_rx *rx, long *timeo,
 {
 	if (rx->fatal)
 		return rx->fatal;
+	if (rx->key_expired)
+		return -EKEYEXPIRED;
 	if (ktls_rx_fill(sk, rx))
 		return 1;
 	return ktls_rx_wait(sk, rx, timeo, has_copied);
@@ -818,6 +840,34 @@ free_req:
 free_rx:
 	sock_kfree_s(sk, rx, sizeof(*rx));
 	return err;
+}
+
+int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
+		  struct crypto_aead *aead)
+{
+	struct ktls_rx *rx = ctx->rx;
+	struct aead_request *req;
+
+	/* Sized for its tfm: the new one may need a larger context. */
+	req = aead_request_alloc(aead, GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	aead_request_free(rx->req);
+	rx->req = req;
+	return 0;
+}
+
+void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_rx *rx = ctx->rx;
+
+	if (!rx->key_expired)
+		return;
+	WRITE_ONCE(rx->key_expired, false);
+	/* Records that waited for this key make the socket readable. */
+	ktls_rx_update(sk, rx);
+	if (ktls_rx_readable(rx))
+		rx->saved_data_ready(sk);
 }
 
 void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)

@@ -13,6 +13,14 @@
 int ktls_rx_init(struct sock *sk, struct ktls_context *ctx);
 /* Patch the proto and proto_ops used while RX is configured. */
 void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops);
+/*
+ * TLS 1.3 rekey, socket locked: ktls_rx_rekey() gets ready to open with
+ * aead, which the caller then installs in ctx->rx_crypto and calls
+ * ktls_rx_rekey_done() to resume a stream paused by a KeyUpdate.
+ */
+int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
+		  struct crypto_aead *aead);
+void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx);
 /* close(): socket locked; unhook callbacks. */
 void ktls_rx_release(struct sock *sk, struct ktls_context *ctx);
 /* close(): after release_sock(); may sleep; frees ctx->rx. */

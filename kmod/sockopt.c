@@ -6,11 +6,13 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/skmsg.h>
+#include <linux/slab.h>
 #include <linux/sockptr.h>
 #include <linux/uaccess.h>
 
 #include "ktls.h"
 #include "sockopt.h"
+#include "stats.h"
 #include "tx.h"
 #include "rx.h"
 
@@ -36,6 +38,70 @@ static int ktls_check_conf(const struct ktls_context *ctx,
 	return 0;
 }
 
+/*
+ * TLS 1.3 KeyUpdate: the next traffic key for a direction already set,
+ * same version and cipher.  The new key is built beside the old one and
+ * swapped in under the socket lock, which every seal and open holds.
+ */
+static int ktls_rekey(struct sock *sk, struct ktls_context *ctx,
+		      sockptr_t optval, unsigned int optlen, bool tx)
+{
+	struct ktls_crypto *c = tx ? &ctx->tx_crypto : &ctx->rx_crypto;
+	const struct ktls_cipher *ci = c->cipher;
+	struct ktls_crypto *n;
+	int rc;
+
+	n = kzalloc(sizeof(*n), GFP_KERNEL);
+	if (!n) {
+		rc = -ENOMEM;
+		goto count;
+	}
+	if (copy_from_sockptr(&n->conf.info, optval, sizeof(n->conf.info))) {
+		rc = -EFAULT;
+		goto free_new;
+	}
+	if (n->conf.info.version != c->conf.info.version ||
+	    n->conf.info.cipher_type != c->conf.info.cipher_type ||
+	    optlen != ci->info_size) {
+		rc = -EINVAL;
+		goto free_new;
+	}
+	if (copy_from_sockptr_offset(&n->conf.info + 1, optval,
+				     sizeof(n->conf.info),
+				     optlen - sizeof(n->conf.info))) {
+		rc = -EFAULT;
+		goto free_new;
+	}
+	n->cipher = ci;
+	rc = ktls_crypto_init(n);
+	if (rc)
+		goto free_new;
+	rc = tx ? ktls_tx_rekey(sk, ctx, n->aead) :
+		  ktls_rx_rekey(sk, ctx, n->aead);
+	if (rc)
+		goto free_new;
+	/* The old AEAD goes and its key bytes are wiped; n's move in. */
+	ktls_crypto_free(c);
+	*c = *n;
+	c->ready = true;
+	kfree_sensitive(n);
+	if (!tx)
+		ktls_rx_rekey_done(sk, ctx);
+	goto count;
+
+free_new:
+	ktls_crypto_free(n);
+	kfree(n);
+count:
+	if (tx)
+		ktls_stat_inc(sock_net(sk), rc ? KTLS_STAT_TX_REKEY_ERROR :
+						 KTLS_STAT_TX_REKEY_OK);
+	else
+		ktls_stat_inc(sock_net(sk), rc ? KTLS_STAT_RX_REKEY_ERROR :
+						 KTLS_STAT_RX_REKEY_OK);
+	return rc;
+}
+
 static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
 			 sockptr_t optval, unsigned int optlen, bool tx)
 {
@@ -55,8 +121,12 @@ static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
 
 	if (sockptr_is_null(optval) || optlen < sizeof(*info))
 		return -EINVAL;
-	if (c->ready)
-		return -EBUSY;
+	if (c->ready) {
+		/* Only TLS 1.3 has KeyUpdate; TLS 1.2 keys are for life. */
+		if (c->conf.info.version != TLS_1_3_VERSION)
+			return -EBUSY;
+		return ktls_rekey(sk, ctx, optval, optlen, tx);
+	}
 
 	if (copy_from_sockptr(info, optval, sizeof(*info))) {
 		rc = -EFAULT;
@@ -90,6 +160,9 @@ static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
 		goto wipe_conf;
 
 	c->ready = true;
+	ktls_stat_inc(sock_net(sk), tx ? KTLS_STAT_TX_SW : KTLS_STAT_RX_SW);
+	ktls_stat_inc(sock_net(sk),
+		      tx ? KTLS_STAT_CURR_TX_SW : KTLS_STAT_CURR_RX_SW);
 	if (tx) {
 		write_lock_bh(&sk->sk_callback_lock);
 		ctx->sk_write_space = sk->sk_write_space;
@@ -216,6 +289,43 @@ static int ktls_get_no_pad(struct ktls_context *ctx, char __user *optval,
 	return 0;
 }
 
+/* RFC 8449: the peer's record_size_limit (minus the 1.3 type byte). */
+static int ktls_set_tx_max_payload(struct ktls_context *ctx,
+				   sockptr_t optval, unsigned int optlen)
+{
+	unsigned int min = ctx->version == TLS_1_3_VERSION ? 63 : 64;
+	u16 value;
+
+	/* The open record was sized against the old limit. */
+	if (ctx->tx && ktls_tx_record_open(ctx))
+		return -EBUSY;
+	if (sockptr_is_null(optval) || optlen != sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value < min || value > KTLS_MAX_PAYLOAD)
+		return -EINVAL;
+	WRITE_ONCE(ctx->tx_max_payload, value);
+	return 0;
+}
+
+static int ktls_get_tx_max_payload(struct ktls_context *ctx,
+				   char __user *optval, int __user *optlen)
+{
+	u16 value = ctx->tx_max_payload;
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(value))
+		return -EINVAL;
+	if (put_user(sizeof(value), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
 int ktls_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen)
 {
@@ -238,6 +348,9 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 		break;
 	case TLS_RX_EXPECT_NO_PAD:
 		rc = ktls_set_no_pad(sk, ctx, optval, optlen);
+		break;
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		rc = ktls_set_tx_max_payload(ctx, optval, optlen);
 		break;
 	default:
 		rc = -ENOPROTOOPT;
@@ -269,6 +382,9 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 		break;
 	case TLS_RX_EXPECT_NO_PAD:
 		rc = ktls_get_no_pad(ctx, optval, optlen);
+		break;
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		rc = ktls_get_tx_max_payload(ctx, optval, optlen);
 		break;
 	default:
 		rc = -ENOPROTOOPT;

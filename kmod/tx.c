@@ -302,9 +302,17 @@ static int ktls_tx_add_pages(struct ktls_tx *tx, struct iov_iter *from,
 	return added;
 }
 
-static bool ktls_tx_full(const struct ktls_tx *tx)
+/* TLS_TX_MAX_PAYLOAD_LEN caps the plaintext of each record. */
+static bool ktls_tx_full(const struct ktls_context *ctx,
+			 const struct ktls_tx *tx)
 {
-	return tx->pt_len == KTLS_MAX_PAYLOAD || tx->pt_n == KTLS_TX_PT_FRAGS;
+	return tx->pt_len >= ctx->tx_max_payload ||
+	       tx->pt_n == KTLS_TX_PT_FRAGS;
+}
+
+bool ktls_tx_record_open(const struct ktls_context *ctx)
+{
+	return ctx->tx->pt_len;
 }
 
 /*
@@ -331,7 +339,7 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			if (rc)
 				break;
 		}
-		if (tx->pt_len && (flush || ktls_tx_full(tx) ||
+		if (tx->pt_len && (flush || ktls_tx_full(ctx, tx) ||
 				   tx->pt_type != type || (!left && !more))) {
 			rc = ktls_tx_seal(sk, ctx, tx);
 			if (rc == -ENOMEM)
@@ -362,7 +370,7 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			goto wait_for_sndbuf;
 
 		tx->pt_type = type;
-		left = min_t(size_t, left, KTLS_MAX_PAYLOAD - tx->pt_len);
+		left = min_t(size_t, left, ctx->tx_max_payload - tx->pt_len);
 		if (splice)
 			rc = ktls_tx_add_pages(tx, from, left);
 		else
@@ -589,6 +597,23 @@ int ktls_tx_init(struct sock *sk, struct ktls_context *ctx)
 	mutex_init(&tx->lock);
 	INIT_WORK(&tx->work, ktls_tx_work);
 	ctx->tx = tx;
+	return 0;
+}
+
+int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
+		  struct crypto_aead *aead)
+{
+	struct ktls_tx *tx = ctx->tx;
+	struct aead_request *req;
+
+	/* Sized for its tfm: the new one may need a larger context. */
+	req = aead_request_alloc(aead, GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	aead_request_free(tx->req);
+	tx->req = req;
+	/* The new key restarts the sequence: its numbers are all fresh. */
+	tx->seq_wrapped = false;
 	return 0;
 }
 

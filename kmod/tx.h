@@ -16,6 +16,15 @@ void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops);
 void ktls_tx_release(struct sock *sk, struct ktls_context *ctx, long timeo);
 /* close(): after release_sock(); may sleep; frees ctx->tx. */
 void ktls_tx_free(struct ktls_context *ctx);
+/*
+ * TLS 1.3 rekey, socket locked: get ready to seal with aead, which the
+ * caller installs in ctx->tx_crypto right after.  Records already sealed
+ * keep the old key; the open record and later ones get the new one.
+ */
+int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
+		  struct crypto_aead *aead);
+/* Plaintext waits in an open record; socket locked. */
+bool ktls_tx_record_open(const struct ktls_context *ctx);
 /* Installed as sk->sk_write_space while TX is configured. */
 void ktls_tx_write_space(struct sock *sk);
 

@@ -597,23 +597,51 @@ static void set_mismatch(void)
 
 static void set_twice_ebusy(void)
 {
+	/* ktls has the newest UAPI: a second TLS 1.3 set is a key update. */
+	int rekey = kt_module_loaded("ktls");
 	int c, s;
 
 	ulp_pair(AF_INET, &c, &s);
 	KT_ASSERT_OK(set_conf(c, TLS_TX, TLS13, TLS_CIPHER_AES_GCM_128, 1));
 	KT_ASSERT_OK(set_conf(c, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, 2));
-	KT_ASSERT_ERRNO(set_conf(c, TLS_TX, TLS13, TLS_CIPHER_AES_GCM_128, 3),
-			EBUSY);
-	KT_ASSERT_ERRNO(set_conf(c, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, 3),
-			EBUSY);
-	/* EBUSY comes before any look at the new struct. */
-	KT_ASSERT_ERRNO(set_conf(c, TLS_TX, 0x0302, TLS_CIPHER_AES_GCM_128, 3),
-			EBUSY);
+	if (rekey) {
+		KT_ASSERT_ERRNO(set_conf(c, TLS_TX, 0x0302,
+					 TLS_CIPHER_AES_GCM_128, 3), EINVAL);
+		KT_ASSERT_OK(set_conf(c, TLS_TX, TLS13,
+				      TLS_CIPHER_AES_GCM_128, 3));
+		KT_ASSERT_OK(set_conf(c, TLS_RX, TLS13,
+				      TLS_CIPHER_AES_GCM_128, 4));
+		assert_conf(c, TLS_TX, TLS13, TLS_CIPHER_AES_GCM_128, 3);
+		assert_conf(c, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, 4);
+	} else {
+		KT_ASSERT_ERRNO(set_conf(c, TLS_TX, TLS13,
+					 TLS_CIPHER_AES_GCM_128, 3), EBUSY);
+		KT_ASSERT_ERRNO(set_conf(c, TLS_RX, TLS13,
+					 TLS_CIPHER_AES_GCM_128, 3), EBUSY);
+		/* EBUSY comes before any look at the new struct. */
+		KT_ASSERT_ERRNO(set_conf(c, TLS_TX, 0x0302,
+					 TLS_CIPHER_AES_GCM_128, 3), EBUSY);
+		/* The first keys stay in force. */
+		assert_conf(c, TLS_TX, TLS13, TLS_CIPHER_AES_GCM_128, 1);
+		assert_conf(c, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, 2);
+	}
 	/* ... but after the optlen sanity check. */
 	KT_ASSERT_ERRNO(setsockopt(c, SOL_TLS, TLS_TX, "", 1), EINVAL);
-	/* The first keys stay in force. */
-	assert_conf(c, TLS_TX, TLS13, TLS_CIPHER_AES_GCM_128, 1);
-	assert_conf(c, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, 2);
+	close(c);
+	close(s);
+
+	/* TLS 1.2 keys are for life everywhere. */
+	ulp_pair(AF_INET, &c, &s);
+	KT_ASSERT_OK(set_conf(c, TLS_TX, TLS12, TLS_CIPHER_AES_GCM_128, 1));
+	KT_ASSERT_OK(set_conf(c, TLS_RX, TLS12, TLS_CIPHER_AES_GCM_128, 2));
+	KT_ASSERT_ERRNO(set_conf(c, TLS_TX, TLS12, TLS_CIPHER_AES_GCM_128, 3),
+			EBUSY);
+	KT_ASSERT_ERRNO(set_conf(c, TLS_RX, TLS12, TLS_CIPHER_AES_GCM_128, 3),
+			EBUSY);
+	KT_ASSERT_ERRNO(set_conf(c, TLS_TX, 0x0302, TLS_CIPHER_AES_GCM_128, 3),
+			EBUSY);
+	assert_conf(c, TLS_TX, TLS12, TLS_CIPHER_AES_GCM_128, 1);
+	assert_conf(c, TLS_RX, TLS12, TLS_CIPHER_AES_GCM_128, 2);
 	close(c);
 	close(s);
 }

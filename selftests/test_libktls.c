@@ -46,7 +46,7 @@ static const struct suite suites[] = {
 
 /* The plain OpenSSL peer. */
 struct peer {
-	int fd, server, ktls, tickets;
+	int fd, server, ktls, tickets, mfl;
 	const struct suite *su;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -69,6 +69,9 @@ static SSL_CTX *peer_ctx(const struct peer *p)
 		KT_FAIL("peer ctx: %s", err);
 	SSL_CTX_set_keylog_callback(ctx, NULL);
 	SSL_CTX_set_num_tickets(ctx, p->tickets);
+	if (p->mfl)
+		KT_ASSERT(SSL_CTX_set_tlsext_max_fragment_length(ctx,
+								 p->mfl));
 	if (p->ktls)
 		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 	KT_ASSERT(SSL_CTX_set_min_proto_version(ctx, p->su->tls13 ?
@@ -368,33 +371,172 @@ static void run_ossl(const struct suite *su, int lib_server)
 
 /* ---- control records and errors ---- */
 
+#define KU_BIG	(2 * 1024 * 1024)
+
+/*
+ * The plain OpenSSL peer updates its key in the middle of what it sends,
+ * asking for ours too, then reads everything back (and our own update).
+ */
 static void job_keyupdate(struct peer *p)
 {
-	static const char msg[] = "before";
+	unsigned char *buf = malloc(KU_BIG);
+	size_t got = 0, half = KU_BIG / 2;
+	int n;
 
-	SSL_write(p->ssl, msg, sizeof(msg));
-	SSL_key_update(p->ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
-	SSL_write(p->ssl, msg, sizeof(msg));
-	/* Hold the socket open until our side has read everything. */
-	SSL_read(p->ssl, p->err, 1);
+	kt_fill_pattern(buf, KU_BIG, 5);
+	if (SSL_write(p->ssl, buf, half) != (int)half ||
+	    SSL_key_update(p->ssl, SSL_KEY_UPDATE_REQUESTED) != 1 ||
+	    SSL_write(p->ssl, buf + half, half) != (int)half) {
+		snprintf(p->err, sizeof(p->err), "peer write/key update: %s",
+			 ERR_reason_error_string(ERR_get_error()));
+		goto out;
+	}
+	memset(buf, 0, KU_BIG);
+	while (got < KU_BIG) {
+		n = SSL_read(p->ssl, buf + got, KU_BIG - got);
+		if (n <= 0) {
+			snprintf(p->err, sizeof(p->err),
+				 "peer SSL_read after %zu bytes: error %d %s",
+				 got, SSL_get_error(p->ssl, n),
+				 ERR_reason_error_string(ERR_get_error()));
+			goto out;
+		}
+		got += n;
+	}
+	p->buf = buf;
+	buf = NULL;
+	n = SSL_read(p->ssl, &got, 1);
+	if (n != 0 || SSL_get_error(p->ssl, n) != SSL_ERROR_ZERO_RETURN) {
+		snprintf(p->err, sizeof(p->err),
+			 "peer expected close_notify, got %d (error %d)", n,
+			 SSL_get_error(p->ssl, n));
+		goto out;
+	}
+	SSL_shutdown(p->ssl);
+out:
+	free(buf);
 }
 
-static void keyupdate_is_an_error(void)
+static void run_keyupdate(const struct suite *su, int lib_server)
 {
-	struct ktls_session s;
+	unsigned char *want = malloc(KU_BIG), *got = malloc(KU_BIG);
+	size_t have = 0, half = KU_BIG / 2;
 	struct peer p = { .tickets = 2 };
-	char buf[64];
+	struct ktls_session s;
+	int c, sv, fd;
+	ssize_t n;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_keyupdate);
+	our_handshake(&s, lib_server ? sv : c, lib_server, 0);
+	io_timeout(s.fd);
+	kt_fill_pattern(want, KU_BIG, 5);
+	/* The peer's KeyUpdate is taken (and answered) inside ktls_recv. */
+	while (have < KU_BIG) {
+		n = ktls_recv(&s, got + have, KU_BIG - have);
+		if (n <= 0)
+			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
+				n, strerror(errno), s.err);
+		have += n;
+	}
+	KT_ASSERT(!memcmp(got, want, KU_BIG));
+	/* Back, with our own update (asking for the peer's) halfway. */
+	kt_write_all(s.fd, got, half);
+	if (ktls_key_update(&s, 1))
+		KT_FAIL("ktls_key_update: %s", s.err);
+	kt_write_all(s.fd, got + half, half);
+	fd = dup(s.fd);
+	ktls_close(&s);
+	peer_join(&p);
+	KT_ASSERT(p.buf && !memcmp(p.buf, want, KU_BIG));
+	free(p.buf);
+	free(want);
+	free(got);
+	close(fd);
+}
+
+/*
+ * The OpenSSL client asks for 1024-byte records (RFC 6066) and rejects
+ * longer ones: libktls caps our TX with TLS_TX_MAX_PAYLOAD_LEN.
+ */
+static void run_mfl(const struct suite *su)
+{
+	unsigned char *want = malloc(BIG), *got = malloc(BIG);
+	struct peer p = { .mfl = TLSEXT_max_fragment_length_1024 };
+	struct ktls_session s;
+	uint16_t v = 0;
+	socklen_t len = sizeof(v);
+	size_t have = 0;
+	int c, sv, fd;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, su, c, 0, job_echo);
+	our_handshake(&s, sv, 1, 0);
+	KT_ASSERT_EQ(s.max_payload, 1024);
+	KT_ASSERT_OK(getsockopt(s.fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v,
+				&len));
+	KT_ASSERT_EQ(v, 1024);
+	io_timeout(s.fd);
+	kt_fill_pattern(want, BIG, 7);
+	while (have < BIG) {
+		ssize_t n = ktls_recv(&s, got + have, BIG - have);
+
+		if (n <= 0)
+			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
+				n, strerror(errno), s.err);
+		have += n;
+	}
+	KT_ASSERT(!memcmp(got, want, BIG));
+	kt_write_all(s.fd, got, BIG);
+	fd = dup(s.fd);
+	ktls_close(&s);
+	peer_join(&p);
+	KT_ASSERT(p.buf && !memcmp(p.buf, want, BIG));
+	free(p.buf);
+	free(want);
+	free(got);
+	close(fd);
+}
+
+static void max_fragment_length_tls12(void)
+{
+	run_mfl(&suites[0]);
+}
+
+static void max_fragment_length_tls13(void)
+{
+	run_mfl(&suites[5]);
+}
+
+static void keyupdate_tls13_aes128gcm_lib_client(void)
+{
+	run_keyupdate(&suites[3], 0);
+}
+
+static void keyupdate_tls13_aes256gcm_lib_server(void)
+{
+	run_keyupdate(&suites[4], 1);
+}
+
+static void keyupdate_tls13_chacha20_lib_client(void)
+{
+	run_keyupdate(&suites[5], 0);
+}
+
+/* TLS 1.2 has no KeyUpdate: the call says so and changes nothing. */
+static void keyupdate_tls12_refused(void)
+{
+	struct peer p = { .tickets = 0 };
+	struct ktls_session s;
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
-	peer_start(&p, &suites[3], sv, 1, job_keyupdate);
+	peer_start(&p, &suites[0], sv, 1, NULL);
 	our_handshake(&s, c, 0, 0);
-	KT_ASSERT_EQ(ktls_recv(&s, buf, sizeof(buf)), 7);
-	KT_ASSERT(!strcmp(buf, "before"));
-	KT_ASSERT_ERRNO(ktls_recv(&s, buf, sizeof(buf)), EKEYEXPIRED);
-	kt_diag("%s", s.err[0] ? s.err : "(kernel reported EKEYEXPIRED)");
-	shutdown(s.fd, SHUT_RDWR);
-	pthread_join(p.thr, NULL);
+	KT_ASSERT_ERRNO(ktls_key_update(&s, 0), EINVAL);
+	KT_ASSERT(strstr(s.err, "TLS 1.3"));
+	peer_join(&p);
+	ktls_close(&s);
 }
 
 /* Both ends libktls: a fatal alert sent through TX is a clear RX error. */
@@ -661,7 +803,12 @@ static const struct kt_case all_cases[] = {
 	KT_CASE(garbage_handshake_fails_cleanly),
 	CASES(kernel),
 	CASES(ossl),
-	KT_CASE(keyupdate_is_an_error),
+	KT_CASE(keyupdate_tls13_aes128gcm_lib_client),
+	KT_CASE(keyupdate_tls13_aes256gcm_lib_server),
+	KT_CASE(keyupdate_tls13_chacha20_lib_client),
+	KT_CASE(keyupdate_tls12_refused),
+	KT_CASE(max_fragment_length_tls12),
+	KT_CASE(max_fragment_length_tls13),
 	KT_CASE(alert_is_an_error),
 	KT_CASE(missing_ulp_is_explained),
 };

@@ -21,4 +21,10 @@
 #define TLS_TX_MAX_PAYLOAD_LEN	5
 #endif
 
+/*
+ * sock_diag: the attribute newer kernels add after TLS_INFO_RX_NO_PAD (an
+ * enum there, so it cannot be probed with #ifdef): a u16.
+ */
+#define KTLS_INFO_TX_MAX_PAYLOAD_LEN	(TLS_INFO_RX_NO_PAD + 1)
+
 #endif /* _KTLS_TLS_UAPI_H */

@@ -16,7 +16,7 @@
 #                     libraries; openssl also gets its config (repeatable)
 #   --module NAME     extra kernel module by name, with dependencies
 #                     (repeatable; default extras: $KTLS_VM_MODULES or
-#                     "veth sch_netem")
+#                     "veth sch_netem tcp_diag inet_diag")
 #   --file SRC:DEST   any extra file at DEST in the image (repeatable)
 #
 # The image's /init mounts the usual filesystems, brings up lo (127.0.0.1
@@ -30,7 +30,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REL="" OUT="" TREE="" GUEST="$KTLS_VM_DIR/guest-tests.sh"
 KOS=() BINS=() BINDIRS=() HOSTBINS=() FILES=()
-read -r -a MODS <<<"${KTLS_VM_MODULES-veth sch_netem}"
+read -r -a MODS <<<"${KTLS_VM_MODULES-veth sch_netem tcp_diag inet_diag}"
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'

@@ -7,6 +7,7 @@
  *          (RFC 8446 7.3).
  * The UAPI structs want the 12-byte nonce base split into salt and iv.
  */
+#include <errno.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
@@ -214,6 +215,41 @@ static int kl_derive13(struct ktls_session *s, const EVP_MD *md,
 	kl_trace(s, "keys: rec_seq TX 0 RX 0 (first records under the application traffic secrets)");
 	rc = 0;
 out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	return rc;
+}
+
+int kl_next_keys13(struct ktls_session *s, int tx)
+{
+	const struct kl_suite *su = kl_suite_by_cipher(s->cipher);
+	/* Only TLS_AES_256_GCM_SHA384 hashes with SHA-384. */
+	const EVP_MD *md = s->cipher == TLS_CIPHER_AES_GCM_256 ?
+			   EVP_sha384() : EVP_sha256();
+	unsigned char *sec = (tx == !s->server) ? s->secret_c : s->secret_s;
+	unsigned char next[64], key[32], iv[12];
+	int rc = -1;
+
+	if (!su || s->version != TLS_1_3_VERSION || !s->secret_len ||
+	    s->secret_len != (size_t)EVP_MD_get_size(md)) {
+		snprintf(s->err, sizeof(s->err),
+			 "key update: no TLS 1.3 traffic secret to update");
+		errno = EINVAL;
+		return -1;
+	}
+	/* RFC 8446 7.2: the next secret, then its key and iv as before. */
+	if (kl_expand_label(s, md, sec, s->secret_len, "traffic upd", next,
+			    s->secret_len) ||
+	    kl_expand_label(s, md, next, s->secret_len, "key", key, su->key) ||
+	    kl_expand_label(s, md, next, s->secret_len, "iv", iv, 12))
+		goto out;
+	memcpy(sec, next, s->secret_len);
+	kl_fill(tx ? &s->tx : &s->rx, TLS_1_3_VERSION, su, key, iv, 0);
+	kl_trace(s, "keys: %s traffic secret updated (HKDF-Expand-Label \"traffic upd\"), rec_seq 0",
+		 tx ? "TX" : "RX");
+	rc = 0;
+out:
+	OPENSSL_cleanse(next, sizeof(next));
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(iv, sizeof(iv));
 	return rc;

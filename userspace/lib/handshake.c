@@ -153,6 +153,10 @@ int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
 	kl_trace_summary(s, ssl);
 	if (ktls_derive(s, ssl))
 		goto fail;
+	/* RFC 6066 max_fragment_length: codes 1..4 are 2^9..2^12 bytes. */
+	if (SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl)))
+		s->max_payload = 256 << SSL_SESSION_get_max_fragment_length(
+						SSL_get_session(ssl));
 	if (ktls_install(s, !(flags & KTLS_F_NO_TX), !(flags & KTLS_F_NO_RX)))
 		goto fail;
 	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
@@ -160,8 +164,11 @@ int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
 		s->ssl = ssl;
 	else
 		SSL_free(ssl);
-	OPENSSL_cleanse(s->secret_c, sizeof(s->secret_c));
-	OPENSSL_cleanse(s->secret_s, sizeof(s->secret_s));
+	/* TLS 1.3 derives the next keys from them on KeyUpdate. */
+	if (s->version != TLS_1_3_VERSION) {
+		OPENSSL_cleanse(s->secret_c, sizeof(s->secret_c));
+		OPENSSL_cleanse(s->secret_s, sizeof(s->secret_s));
+	}
 	return 0;
 fail:
 	SSL_free(ssl);

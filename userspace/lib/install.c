@@ -133,6 +133,18 @@ int ktls_install(struct ktls_session *s, int tx, int rx)
 		if (kl_set_keys(s, 1))
 			return -1;
 		s->tx_on = 1;
+		if (s->max_payload && setsockopt(s->fd, SOL_TLS,
+						 TLS_TX_MAX_PAYLOAD_LEN,
+						 &s->max_payload,
+						 sizeof(s->max_payload))) {
+			kl_err_sys(s->err, sizeof(s->err),
+				   "setsockopt(SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, %u) for the negotiated max_fragment_length (a kernel without it?)",
+				   s->max_payload);
+			return -1;
+		}
+		if (s->max_payload)
+			kl_trace(s, "kernel: TX records capped at %u bytes (max_fragment_length)",
+				 s->max_payload);
 	}
 	if (rx) {
 		if (kl_set_keys(s, 0))

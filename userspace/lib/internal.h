@@ -27,4 +27,7 @@ void kl_trace_msg(int write_p, int version, int content_type,
 /* After the handshake: certificate, group, suite. */
 void kl_trace_summary(const struct ktls_session *s, SSL *ssl);
 
+/* TLS 1.3 KeyUpdate: next secret of one direction into s->tx or s->rx. */
+int kl_next_keys13(struct ktls_session *s, int tx);
+
 #endif /* KTLS_LIB_INTERNAL_H */

@@ -19,7 +19,62 @@
 
 #define KL_HS_MAX	(1 << 16)
 
-/* One TLS 1.3 post-handshake message: tickets are dropped, KeyUpdate fails. */
+static int kl_send_record(struct ktls_session *s, unsigned char type,
+			  const void *p, size_t len);
+
+/* Install s->tx or s->rx again: for TLS 1.3 the kernel takes it as a rekey. */
+static int kl_rekey_kernel(struct ktls_session *s, int tx)
+{
+	if (setsockopt(s->fd, SOL_TLS, tx ? TLS_TX : TLS_RX,
+		       tx ? &s->tx : &s->rx, s->info_len)) {
+		kl_err_sys(s->err, sizeof(s->err),
+			   "key update: setsockopt(SOL_TLS, %s) (a kernel without TLS 1.3 rekey?)",
+			   tx ? "TLS_TX" : "TLS_RX");
+		return -1;
+	}
+	return 0;
+}
+
+int ktls_key_update(struct ktls_session *s, int request_peer)
+{
+	unsigned char ku[5] = { 24, 0, 0, 1, !!request_peer };
+
+	if (!s->tx_on || s->version != TLS_1_3_VERSION) {
+		snprintf(s->err, sizeof(s->err),
+			 "key update: needs TLS 1.3 with TX installed");
+		errno = EINVAL;
+		return -1;
+	}
+	/* The KeyUpdate itself is the last record under the old key. */
+	if (kl_send_record(s, KL_HANDSHAKE, ku, sizeof(ku)))
+		return -1;
+	if (kl_next_keys13(s, 1) || kl_rekey_kernel(s, 1))
+		return -1;
+	kl_trace(s, "-> KeyUpdate (%s), TX key updated",
+		 request_peer ? "update_requested" : "update_not_requested");
+	return 0;
+}
+
+/* The peer's KeyUpdate: take its next key, answer if it asks for ours. */
+static int kl_key_update_rx(struct ktls_session *s, const unsigned char *p,
+			    size_t len)
+{
+	if (len != 5 || p[4] > 1) {
+		snprintf(s->err, sizeof(s->err), "malformed KeyUpdate");
+		errno = EPROTO;
+		return -1;
+	}
+	/* Until TLS_RX is set again the kernel reads EKEYEXPIRED. */
+	if (kl_next_keys13(s, 0) || kl_rekey_kernel(s, 0))
+		return -1;
+	kl_trace(s, "<- KeyUpdate (%s), RX key updated",
+		 p[4] ? "update_requested" : "update_not_requested");
+	if (p[4] && s->tx_on)
+		return ktls_key_update(s, 0);
+	return 0;
+}
+
+/* One TLS 1.3 post-handshake message: tickets are dropped. */
 static int kl_post_handshake_msg(struct ktls_session *s,
 				 const unsigned char *p, size_t len)
 {
@@ -27,12 +82,8 @@ static int kl_post_handshake_msg(struct ktls_session *s,
 		kl_trace(s, "<- NewSessionTicket (%zu bytes) consumed", len);
 		return 0;
 	}
-	if (p[0] == 24) {
-		snprintf(s->err, sizeof(s->err),
-			 "peer sent a TLS 1.3 KeyUpdate: rekeying is not supported, the connection cannot continue");
-		errno = EKEYEXPIRED;
-		return -1;
-	}
+	if (p[0] == 24)
+		return kl_key_update_rx(s, p, len);
 	snprintf(s->err, sizeof(s->err),
 		 "unexpected post-handshake message type %u", p[0]);
 	errno = EPROTO;
@@ -133,11 +184,12 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 	}
 }
 
-int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
+/* One record of the given type through the kernel TX. */
+static int kl_send_record(struct ktls_session *s, unsigned char type,
+			  const void *p, size_t len)
 {
-	unsigned char alert[2] = { level, desc };
 	char cbuf[CMSG_SPACE(sizeof(unsigned char))] = { 0 };
-	struct iovec iov = { alert, sizeof(alert) };
+	struct iovec iov = { (void *)p, len };
 	struct msghdr msg = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
@@ -145,17 +197,31 @@ int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
 	if (!s->tx_on) {
-		snprintf(s->err, sizeof(s->err), "alert: TX is not installed");
+		snprintf(s->err, sizeof(s->err),
+			 "record type %u: TX is not installed", type);
 		errno = EINVAL;
 		return -1;
 	}
 	cm->cmsg_level = SOL_TLS;
 	cm->cmsg_type = TLS_SET_RECORD_TYPE;
 	cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
-	*CMSG_DATA(cm) = KL_ALERT;
-	if (sendmsg(s->fd, &msg, MSG_NOSIGNAL) != sizeof(alert)) {
-		kl_err_sys(s->err, sizeof(s->err), "sending alert %s",
-			   SSL_alert_desc_string_long(desc));
+	*CMSG_DATA(cm) = type;
+	if (sendmsg(s->fd, &msg, MSG_NOSIGNAL) != (ssize_t)len) {
+		kl_err_sys(s->err, sizeof(s->err),
+			   "sending a record of type %u", type);
+		return -1;
+	}
+	return 0;
+}
+
+int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
+{
+	unsigned char alert[2] = { level, desc };
+
+	if (kl_send_record(s, KL_ALERT, alert, sizeof(alert))) {
+		snprintf(s->err, sizeof(s->err), "sending alert %s: %s",
+			 SSL_alert_desc_string_long(desc),
+			 s->tx_on ? strerror(errno) : "TX is not installed");
 		return -1;
 	}
 	return 0;

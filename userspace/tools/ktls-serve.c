@@ -42,6 +42,7 @@ static struct {
 	struct ktls_opts opts;
 	int max_conns;
 	int trace;
+	long long rekey_bytes;	/* TLS 1.3: KeyUpdate after this many */
 } cfg;
 
 static atomic_int n_conns;
@@ -58,6 +59,7 @@ struct conn {
 	struct ktls_session s;
 	char buf[HTTP_MAX_HEAD];
 	size_t have;
+	long long since_rekey;	/* body bytes under the current TX key */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -97,17 +99,33 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int send_file(int sock, int fd, off_t off, off_t len)
+/* --rekey-bytes: a TLS 1.3 key update each time that much went out. */
+static int send_file(struct conn *c, int fd, off_t off, off_t len)
 {
-	while (len > 0) {
-		ssize_t w = sendfile(sock, fd, &off, len > (1 << 30) ?
-				     (1 << 30) : (size_t)len);
+	int rekey = cfg.rekey_bytes > 0 && c->s.version == TLS_1_3_VERSION;
 
+	while (len > 0) {
+		off_t n = len > (1 << 30) ? (1 << 30) : len;
+		ssize_t w;
+
+		if (rekey && n > cfg.rekey_bytes - c->since_rekey)
+			n = cfg.rekey_bytes - c->since_rekey;
+		w = sendfile(c->fd, fd, &off, (size_t)n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return -1;
 		len -= w;
+		if (!rekey)
+			continue;
+		c->since_rekey += w;
+		if (c->since_rekey < cfg.rekey_bytes)
+			continue;
+		if (ktls_key_update(&c->s, 0)) {
+			logf_("%s: %s", c->peer, c->s.err);
+			return -1;
+		}
+		c->since_rekey = 0;
 	}
 	return 0;
 }
@@ -236,7 +254,7 @@ static int serve(struct conn *c, struct http_req *r, double t0)
 	hlen += snprintf(hdr + hlen, sizeof(hdr) - hlen, "%s\r\n",
 			 conn_header(r));
 	if (send_all(c->fd, hdr, hlen) ||
-	    (!head && send_file(c->fd, fd, start, len))) {
+	    (!head && send_file(c, fd, start, len))) {
 		log_req(c, r, status, 0, t0, "(client went away)");
 		rc = -1;
 	} else {
@@ -418,6 +436,8 @@ static void usage(void)
 		"      --ulp NAME        TCP ULP to attach (default $KTLS_ULP or tls)\n"
 		"      --trace           print each connection's handshake\n"
 		"      --keylog FILE     write the NSS key log (secrets!)\n"
+		"      --rekey-bytes N   TLS 1.3: update the TX key (KeyUpdate)\n"
+		"                        after every N body bytes\n"
 		"SIGTERM/SIGINT: stop; SIGUSR1: log connections, threads, fds.\n"
 		"Serves ROOT (default .) over HTTPS; bodies go out with sendfile()\n"
 		"through kernel TLS.  Without --cert a self-signed ECDSA\n"
@@ -435,6 +455,7 @@ int main(int argc, char **argv)
 		{ "ulp", required_argument, NULL, 'u' },
 		{ "trace", no_argument, NULL, 't' },
 		{ "keylog", required_argument, NULL, 'K' },
+		{ "rekey-bytes", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -474,6 +495,13 @@ int main(int argc, char **argv)
 			cfg.opts.keylog = fopen(optarg, "a");
 			if (!cfg.opts.keylog) {
 				perror(optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			cfg.rekey_bytes = atoll(optarg);
+			if (cfg.rekey_bytes <= 0) {
+				fprintf(stderr, "ktls-serve: --rekey-bytes needs N > 0\n");
 				return 2;
 			}
 			break;

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ktls statistics: per network namespace counters shown in
+ * /proc/net/ktls_stat with the in-tree kTLS names.
+ */
+#ifndef _KTLS_STATS_H
+#define _KTLS_STATS_H
+
+#include <net/net_namespace.h>
+
+enum ktls_stat {
+	KTLS_STAT_CURR_TX_SW,
+	KTLS_STAT_CURR_RX_SW,
+	KTLS_STAT_TX_SW,
+	KTLS_STAT_RX_SW,
+	KTLS_STAT_DECRYPT_ERROR,
+	KTLS_STAT_DECRYPT_RETRY,
+	KTLS_STAT_RX_NO_PAD_VIOL,
+	KTLS_STAT_TX_REKEY_OK,
+	KTLS_STAT_TX_REKEY_ERROR,
+	KTLS_STAT_RX_REKEY_OK,
+	KTLS_STAT_RX_REKEY_ERROR,
+	KTLS_STAT_RX_REKEY_RECEIVED,
+	KTLS_STAT_MAX
+};
+
+void ktls_stat_add(const struct net *net, enum ktls_stat item, long n);
+
+static inline void ktls_stat_inc(const struct net *net, enum ktls_stat item)
+{
+	ktls_stat_add(net, item, 1);
+}
+
+static inline void ktls_stat_dec(const struct net *net, enum ktls_stat item)
+{
+	ktls_stat_add(net, item, -1);
+}
+
+int ktls_stats_init(void);
+void ktls_stats_exit(void);
+
+#endif /* _KTLS_STATS_H */
