@@ -1,0 +1,84 @@
+#!/bin/bash
+# `make check-debug`: the whole selftest suite on our debug kernel (KASAN,
+# lockdep, kmemleak, DEBUG_ATOMIC_SLEEP, PANIC_ON_OOPS; see
+# config.fragment), then a kmemleak scan.  Builds the kernel first if the
+# fragment changed (build-kernel.sh; cached in .cache/debug-kernel/).
+#
+#   bash selftests/debug/check-debug.sh
+#
+# Ends with "N passed, N failed" like make check; any kernel report
+# (KASAN, lockdep, WARNING, kmemleak) fails the run.  The summary is also
+# written to .cache/logs/debug/summary.txt.
+#
+# Environment: KTLS_VM_TIMEOUT (default 3600: KASAN and lockdep slow the
+# guest down a lot), KTLS_TEST_TIMEOUT (per test, default 900),
+# KTLS_DEBUG_JOBS (kernel build jobs, default 2), KTLS_TEST_BINS (a
+# directory of test programs to run instead of the whole suite).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../vm/lib.sh
+source "$HERE/../vm/lib.sh"
+
+VM_TIMEOUT="${KTLS_VM_TIMEOUT:-3600}"
+TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-900}"
+need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
+
+tree=$(bash "$HERE/build-kernel.sh")
+rel=$(cat "$tree/release")
+src="$KTLS_CACHE/debug-kernel/src"
+logs="$KTLS_CACHE/logs/debug"
+mkdir -p "$logs"
+
+cache_lock
+log "debug kernel $rel [$(elapsed)]"
+bins=("$KTLS_REPO/selftests/build")
+if [[ -n "${KTLS_TEST_BINS:-}" ]]; then
+	bins=("$KTLS_TEST_BINS")
+else
+	log "building test programs [$(elapsed)]"
+	make -C "$KTLS_REPO/selftests" >"$logs/selftests-build.log" 2>&1 ||
+		{ tail -n 30 "$logs/selftests-build.log" >&2; die "make -C selftests failed"; }
+	[[ -d "$KTLS_REPO/userspace/build" ]] && bins+=("$KTLS_REPO/userspace/build")
+fi
+log "building the module against $src [$(elapsed)]"
+bdir=$(build_module "$rel" "$src" "$logs/build.log") || die "module build failed (log: $logs/build.log)"
+
+kos=()
+while read -r m; do kos+=(--ko "$m"); done < <(find "$bdir" -name '*.ko' | sort)
+initrd="$KTLS_CACHE/initramfs/$rel-debug.cpio.gz"
+args=(--release "$rel" --tree "$tree" --out "$initrd" "${kos[@]}"
+	--guest "$HERE/guest-debug.sh"
+	--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh")
+for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
+for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
+bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
+
+log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s) [$(elapsed)]"
+set +e
+bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
+	--log "$logs/console.log" --results "$logs/results.log" \
+	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT" &
+vmpid=$!
+tail -n +1 -F --pid="$vmpid" "$logs/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[debug] /'
+wait "$vmpid"
+vmrc=$?
+set -e
+
+res=$(tr -d '\r' <"$logs/results.log")
+ok=$(grep -cE '^ok ' <<<"$res" || true)
+skip=$(grep -ciE '^ok .*#[[:space:]]*skip' <<<"$res" || true)
+fail=$(grep -cE '^not ok ' <<<"$res" || true)
+pass=$((ok - skip))
+if [[ $vmrc -eq 1 ]]; then
+	fail=$((fail + 1))
+	res+=$'\n'"not ok - debug-kernel-log (KASAN/lockdep/WARNING/kmemleak or no clean finish; see $logs/console.log)"
+else
+	pass=$((pass + 1))
+fi
+{
+	echo "==== ktls check-debug ($rel, $(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed)) ===="
+	grep -E '^not ok ' <<<"$res" || true
+	[[ $skip -gt 0 ]] && echo "$skip skipped"
+	echo "$pass passed, $fail failed"
+} | tee "$logs/summary.txt"
+[[ $fail -eq 0 ]]
