@@ -75,6 +75,7 @@ struct ktls_crypto {
 	bool ready;
 };
 
+struct aead_request;
 struct ktls_tx;
 struct ktls_rx;
 
@@ -123,5 +124,7 @@ void ktls_iv_advance(struct ktls_crypto *c, u16 version);
 unsigned int ktls_record_overhead(const struct ktls_crypto *c, u16 version);
 int ktls_crypto_init(struct ktls_crypto *c);
 void ktls_crypto_free(struct ktls_crypto *c);
+int ktls_aead_req_replace(struct aead_request **req,
+			  struct crypto_aead *aead);
 
 #endif /* _KTLS_H */

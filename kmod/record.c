@@ -119,6 +119,18 @@ free_aead:
 	return rc;
 }
 
+/* Rekey: a request is sized for its tfm, so the new key needs its own. */
+int ktls_aead_req_replace(struct aead_request **req, struct crypto_aead *aead)
+{
+	struct aead_request *n = aead_request_alloc(aead, GFP_KERNEL);
+
+	if (!n)
+		return -ENOMEM;
+	aead_request_free(*req);
+	*req = n;
+	return 0;
+}
+
 void ktls_crypto_free(struct ktls_crypto *c)
 {
 	if (c->aead)

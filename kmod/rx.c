@@ -845,16 +845,7 @@ free_rx:
 int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
-	struct ktls_rx *rx = ctx->rx;
-	struct aead_request *req;
-
-	/* Sized for its tfm: the new one may need a larger context. */
-	req = aead_request_alloc(aead, GFP_KERNEL);
-	if (!req)
-		return -ENOMEM;
-	aead_request_free(rx->req);
-	rx->req = req;
-	return 0;
+	return ktls_aead_req_replace(&ctx->rx->req, aead);
 }
 
 void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx)

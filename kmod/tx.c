@@ -604,14 +604,11 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
 	struct ktls_tx *tx = ctx->tx;
-	struct aead_request *req;
+	int rc;
 
-	/* Sized for its tfm: the new one may need a larger context. */
-	req = aead_request_alloc(aead, GFP_KERNEL);
-	if (!req)
-		return -ENOMEM;
-	aead_request_free(tx->req);
-	tx->req = req;
+	rc = ktls_aead_req_replace(&tx->req, aead);
+	if (rc)
+		return rc;
 	/* The new key restarts the sequence: its numbers are all fresh. */
 	tx->seq_wrapped = false;
 	return 0;
