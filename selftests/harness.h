@@ -91,15 +91,25 @@ static inline void kt_diag(const char *fmt, ...)
 		KT_FAIL("%s failed: %s", #call, strerror(errno));	\
 } while (0)
 
+/* Slow kernels (KASAN, lockdep) stretch every limit: KTLS_TIME_SCALE=N. */
+static inline unsigned int kt_time_scale(void)
+{
+	const char *s = getenv("KTLS_TIME_SCALE");
+	long v = s ? strtol(s, NULL, 10) : 1;
+
+	return v >= 1 && v <= 100 ? v : 1;
+}
+
 static inline int kt_run(const char *suite, const struct kt_case *cases,
 			 unsigned int n)
 {
-	unsigned int i, failed = 0;
+	unsigned int i, failed = 0, scale = kt_time_scale();
 
 	printf("KTAP version 1\n# suite: %s\n1..%u\n", suite, n);
 	fflush(stdout);
 	for (i = 0; i < n; i++) {
-		unsigned int t = cases[i].timeout ?: KT_DEFAULT_TIMEOUT;
+		unsigned int t = (cases[i].timeout ?: KT_DEFAULT_TIMEOUT) *
+				 scale;
 		int status = 0;
 		pid_t pid;
 

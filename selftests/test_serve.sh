@@ -13,6 +13,8 @@ MB=${KTLS_SERVE_MB:-64}
 ULP=${KTLS_ULP:-tls}
 W=$(mktemp -d /tmp/serve.XXXXXX)
 PORT=9443
+# Slow kernels (KASAN, lockdep) stretch every wait: KTLS_TIME_SCALE=N.
+S=${KTLS_TIME_SCALE:-1}
 n=0
 failed=0
 
@@ -58,10 +60,11 @@ want=$(sha256sum www/big.bin | cut -d' ' -f1)
 size=$(stat -c %s www/big.bin)
 URL=https://127.0.0.1:$PORT
 
-"$B/ktls-serve" -l 127.0.0.1 -p "$PORT" www >serve.log 2>&1 &
+"$B/ktls-serve" -l 127.0.0.1 -p "$PORT" --handshake-timeout $((10 * S)) \
+	www >serve.log 2>&1 &
 srv=$!
 i=0
-while ! grep -q listening serve.log 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q listening serve.log 2>/dev/null && [ $i -lt $((100 * S)) ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
@@ -247,15 +250,15 @@ check serves_after_bad_peers [ "$(code "$URL/sub/small.txt")" = 200 ]
 # 200 idle TCP connections, and a download meanwhile.
 i=0
 while [ $i -lt 200 ]; do
-	sleep 20 | nc 127.0.0.1 "$PORT" >/dev/null 2>&1 &
+	sleep $((20 * S)) | nc 127.0.0.1 "$PORT" >/dev/null 2>&1 &
 	i=$((i + 1))
 done
-sleep 2
+sleep $((2 * S))
 diag "with 200 idle connections: $(stats)"
 check holds_200_idle [ "$(conns)" -ge 200 ]
 check serves_with_200_idle t_small
 # The handshake timeout (10 s) drops them; nothing stays behind.
-sleep 12
+sleep $((12 * S))
 t_no_leaks() {
 	[ "$(conns)" -eq 0 ] && [ "$(fds)" -le "$base_fds" ] &&
 		[ "$(threads)" -le "$base_threads" ]

@@ -12,6 +12,7 @@
 #
 # Environment: KTLS_VM_TIMEOUT (default 3600: KASAN and lockdep slow the
 # guest down a lot), KTLS_TEST_TIMEOUT (per test, default 900),
+# KTLS_TIME_SCALE (stretches the tests' own limits, default 4),
 # KTLS_DEBUG_JOBS (kernel build jobs, default 2), KTLS_TEST_BINS (a
 # directory of test programs to run instead of the whole suite).
 set -euo pipefail
@@ -21,6 +22,7 @@ source "$HERE/../vm/lib.sh"
 
 VM_TIMEOUT="${KTLS_VM_TIMEOUT:-3600}"
 TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-900}"
+TIME_SCALE="${KTLS_TIME_SCALE:-4}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
 
 tree=$(bash "$HERE/build-kernel.sh")
@@ -53,11 +55,11 @@ for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
 for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
 bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
 
-log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s) [$(elapsed)]"
+log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scale $TIME_SCALE) [$(elapsed)]"
 set +e
 bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
 	--log "$logs/console.log" --results "$logs/results.log" \
-	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT" &
+	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE" &
 vmpid=$!
 tail -n +1 -F --pid="$vmpid" "$logs/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[debug] /'
 wait "$vmpid"

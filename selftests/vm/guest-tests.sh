@@ -10,14 +10,18 @@
 # $KTLS_KO (our module), $KTLS_INTREE (Debian's tls.ko) from /ktls/env.
 #
 # Per-test timeout: KTLS_TEST_TIMEOUT seconds (default 300), or
-# ktlsvm.timeout=N on the kernel command line.
+# ktlsvm.timeout=N on the kernel command line.  ktlsvm.timescale=N
+# (KTLS_TIME_SCALE) stretches the tests' own limits on slow kernels.
 
 timeout_s=${KTLS_TEST_TIMEOUT:-300}
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in ktlsvm.timeout=*) timeout_s=${arg#ktlsvm.timeout=} ;; esac
+	case "$arg" in
+	ktlsvm.timeout=*) timeout_s=${arg#ktlsvm.timeout=} ;;
+	ktlsvm.timescale=*) export KTLS_TIME_SCALE=${arg#ktlsvm.timescale=} ;;
+	esac
 done
 
-echo "# ktls-vm: kernel $(uname -r), tests in ${KTLS_BIN:-/ktls/bin}, timeout ${timeout_s}s"
+echo "# ktls-vm: kernel $(uname -r), tests in ${KTLS_BIN:-/ktls/bin}, timeout ${timeout_s}s, time scale ${KTLS_TIME_SCALE:-1}"
 pidns="unshare -p -f"
 $pidns true 2>/dev/null || { pidns=""; echo "# ktls-vm: no PID namespaces; leftover processes are not cleaned up"; }
 failed=0

@@ -438,6 +438,8 @@ static void usage(void)
 		"      --keylog FILE     write the NSS key log (secrets!)\n"
 		"      --rekey-bytes N   TLS 1.3: update the TX key (KeyUpdate)\n"
 		"                        after every N body bytes\n"
+		"      --handshake-timeout SEC  drop a client silent for SEC\n"
+		"                        seconds during the handshake (default 10)\n"
 		"SIGTERM/SIGINT: stop; SIGUSR1: log connections, threads, fds.\n"
 		"Serves ROOT (default .) over HTTPS; bodies go out with sendfile()\n"
 		"through kernel TLS.  Without --cert a self-signed ECDSA\n"
@@ -456,6 +458,7 @@ int main(int argc, char **argv)
 		{ "trace", no_argument, NULL, 't' },
 		{ "keylog", required_argument, NULL, 'K' },
 		{ "rekey-bytes", required_argument, NULL, 'R' },
+		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -468,6 +471,7 @@ int main(int argc, char **argv)
 	int opt, lfd, waited;
 
 	cfg.max_conns = 1024;
+	cfg.opts.timeout_ms = HANDSHAKE_MS;
 	while ((opt = getopt_long(argc, argv, "l:p:c:k:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
@@ -505,6 +509,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T':
+			cfg.opts.timeout_ms = atoi(optarg) * 1000;
+			if (cfg.opts.timeout_ms <= 0) {
+				fprintf(stderr, "ktls-serve: --handshake-timeout needs SEC > 0\n");
+				return 2;
+			}
+			break;
 		default:
 			usage();
 			return opt == 'h' ? 0 : 2;
@@ -523,7 +534,6 @@ int main(int argc, char **argv)
 	}
 	if (!cert)
 		logf_("no --cert: using a generated self-signed ECDSA P-256 certificate (CN=ktls-serve)");
-	cfg.opts.timeout_ms = HANDSHAKE_MS;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGTERM, &sa, NULL);	/* no SA_RESTART: accept() returns */
