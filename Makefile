@@ -14,7 +14,7 @@ KDIR ?= $(or $(wildcard /lib/modules/$(KVER)/build),\
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module userspace selftests deps check run bench clean
+.PHONY: all module userspace selftests deps check run bench bench-profile clean
 
 all: module userspace selftests
 
@@ -39,6 +39,10 @@ run: deps
 
 bench: deps
 	bash selftests/bench/run-bench.sh $(KERNELS)
+
+# Per-function instruction profile, ktls vs in-tree (README: "Benchmarks").
+bench-profile: deps
+	bash selftests/bench/profile.sh $(KERNELS)
 
 clean:
 	-$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)

@@ -824,7 +824,8 @@ static void make_file(const char *path)
 		done += len;
 	}
 	free(buf);
-	file_map = mmap(NULL, file_bytes, PROT_READ, MAP_SHARED, file_fd, 0);
+	file_map = mmap(NULL, file_bytes, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			file_fd, 0);
 	if (file_map == MAP_FAILED)
 		die("mmap");
 }

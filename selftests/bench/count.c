@@ -12,6 +12,13 @@
  * vCPUs, kernel and user, are counted; use -accel tcg,thread=single so one
  * plain counter is exact.
  *
+ * With the plugin argument prof=DIR (-plugin libcount.so,prof=DIR) it also
+ * profiles: every translated block gets a record {guest vaddr, instruction
+ * count, counter} and an inline add on that record's counter; a start marker
+ * zeroes all counters, a stop marker writes DIR/prof-<seq>.txt with lines
+ * "<hex vaddr> <instructions>", summed over the records of one vaddr (blocks
+ * get retranslated), nonzero only.  The plain count is kept as before.
+ *
  * Debian ships no qemu-plugin.h: the few API pieces used are declared here
  * by hand, matching QEMU 7.2's include/qemu/qemu-plugin.h.
  */
@@ -20,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -57,6 +65,7 @@ void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 				    qemu_plugin_udata_cb_t cb, void *userdata);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
 						 size_t idx);
 const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
@@ -75,6 +84,129 @@ static uint64_t start_at;
 static uint64_t seq;
 static bool open_window;
 
+/*
+ * Profile mode.  Records live in fixed-size chunks that never move: QEMU
+ * keeps the address of each counter in the translated code.
+ */
+struct prof_rec {
+	uint64_t vaddr;
+	uint64_t n;		/* instructions in the block */
+	uint64_t count;		/* instructions executed in this window */
+};
+
+#define CHUNK_RECS	65536
+
+struct prof_chunk {
+	struct prof_chunk *next;
+	size_t used;
+	struct prof_rec rec[CHUNK_RECS];
+};
+
+static const char *prof_dir;	/* NULL: plain counting only */
+static struct prof_chunk *chunks;	/* newest first */
+static bool prof_broken;	/* out of memory: stop profiling */
+
+static struct prof_rec *prof_new(uint64_t vaddr, uint64_t n)
+{
+	struct prof_chunk *c = chunks;
+	struct prof_rec *r;
+
+	if (!c || c->used == CHUNK_RECS) {
+		c = malloc(sizeof(*c));
+		if (!c) {
+			if (!prof_broken)
+				qemu_plugin_outs("ktls-count prof: out of memory\n");
+			prof_broken = true;
+			return NULL;
+		}
+		c->next = chunks;
+		c->used = 0;
+		chunks = c;
+	}
+	r = &c->rec[c->used++];
+	r->vaddr = vaddr;
+	r->n = n;
+	r->count = 0;
+	return r;
+}
+
+static void prof_zero(void)
+{
+	struct prof_chunk *c;
+	size_t i;
+
+	for (c = chunks; c; c = c->next)
+		for (i = 0; i < c->used; i++)
+			c->rec[i].count = 0;
+}
+
+struct prof_out {
+	uint64_t vaddr;
+	uint64_t count;
+};
+
+static int cmp_out(const void *a, const void *b)
+{
+	uint64_t x = ((const struct prof_out *)a)->vaddr;
+	uint64_t y = ((const struct prof_out *)b)->vaddr;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Write DIR/prof-<seq>.txt: executed instructions per block address. */
+static void prof_write(uint64_t nr)
+{
+	struct prof_out *out;
+	struct prof_chunk *c;
+	size_t i, n = 0, m;
+	char path[4096], line[128];
+	FILE *f;
+
+	for (c = chunks; c; c = c->next)
+		for (i = 0; i < c->used; i++)
+			n += c->rec[i].count != 0;
+	out = malloc((n ? n : 1) * sizeof(*out));
+	if (!out) {
+		qemu_plugin_outs("ktls-count prof: out of memory\n");
+		return;
+	}
+	n = 0;
+	for (c = chunks; c; c = c->next)
+		for (i = 0; i < c->used; i++)
+			if (c->rec[i].count) {
+				out[n].vaddr = c->rec[i].vaddr;
+				out[n++].count = c->rec[i].count;
+			}
+	qsort(out, n, sizeof(*out), cmp_out);
+	/* Merge the records of one address. */
+	for (i = 0, m = 0; i < n; i++) {
+		if (m && out[m - 1].vaddr == out[i].vaddr)
+			out[m - 1].count += out[i].count;
+		else
+			out[m++] = out[i];
+	}
+	snprintf(path, sizeof(path), "%s/prof-%" PRIu64 ".txt", prof_dir, nr);
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(line, sizeof(line),
+			 "ktls-count prof: cannot open prof-%" PRIu64 ".txt\n",
+			 nr);
+		qemu_plugin_outs(line);
+		free(out);
+		return;
+	}
+	for (i = 0; i < m; i++)
+		fprintf(f, "%" PRIx64 " %" PRIu64 "\n", out[i].vaddr,
+			out[i].count);
+	if (fclose(f)) {
+		snprintf(line, sizeof(line),
+			 "ktls-count prof: write error prof-%" PRIu64 ".txt\n",
+			 nr);
+		qemu_plugin_outs(line);
+	}
+	free(out);
+}
+
 static void mark(unsigned int vcpu, void *udata)
 {
 	uintptr_t what = (uintptr_t)udata;
@@ -84,11 +216,15 @@ static void mark(unsigned int vcpu, void *udata)
 	if (what == MARK_START) {
 		start_at = insns;
 		open_window = true;
+		if (prof_dir)
+			prof_zero();
 		return;
 	}
 	/* A stop without a start still gets a line: the bench counts them. */
 	snprintf(line, sizeof(line), "ktls-count %" PRIu64 " %" PRIu64 "\n",
 		 ++seq, open_window ? insns - start_at : 0);
+	if (prof_dir && open_window && !prof_broken)
+		prof_write(seq);
 	open_window = false;
 	qemu_plugin_outs(line);
 }
@@ -113,11 +249,19 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	size_t i, n = qemu_plugin_tb_n_insns(tb);
 	struct qemu_plugin_insn *insn;
+	struct prof_rec *rec;
 	unsigned int kind;
 
 	(void)id;
 	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
 						 &insns, n);
+	if (prof_dir && !prof_broken) {
+		rec = prof_new(qemu_plugin_tb_vaddr(tb), n);
+		if (rec)
+			qemu_plugin_register_vcpu_tb_exec_inline(tb,
+					QEMU_PLUGIN_INLINE_ADD_U64,
+					&rec->count, n);
+	}
 	for (i = 0; i < n; i++) {
 		insn = qemu_plugin_tb_get_insn(tb, i);
 		kind = marker_kind(insn);
@@ -136,15 +280,37 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 	(void)udata;
 	snprintf(line, sizeof(line), "ktls-count total %" PRIu64 "\n", insns);
 	qemu_plugin_outs(line);
+	if (prof_dir) {
+		struct prof_chunk *c;
+		uint64_t recs = 0;
+
+		for (c = chunks; c; c = c->next)
+			recs += c->used;
+		snprintf(line, sizeof(line),
+			 "ktls-count prof: %" PRIu64 " block records\n", recs);
+		qemu_plugin_outs(line);
+	}
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,
 					   int argc, char **argv)
 {
+	int i;
+
 	(void)info;
-	(void)argc;
-	(void)argv;
+	for (i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "prof=", 5) && argv[i][5]) {
+			/* QEMU may free argv after install. */
+			prof_dir = strdup(argv[i] + 5);
+			if (!prof_dir)
+				return -1;
+		} else {
+			fprintf(stderr, "libcount: unknown argument '%s'\n",
+				argv[i]);
+			return -1;
+		}
+	}
 	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
 	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
 	return 0;

@@ -16,6 +16,11 @@
 #   BENCH_ROWS      comma list of rows (tx-sendfile,rx,send-16k,send-1k,
 #                   send-100; default all)
 #   KTLS_VM_TIMEOUT whole-VM limit in seconds (default 2400)
+#   BENCH_OUT       output directory (default .cache/bench)
+#   BENCH_PROFILE=1 profile too (profile.sh sets it): the plugin writes
+#                   <logs>/prof/prof-<seq>.txt per window, the guest boots
+#                   with nokaslr (kernel text at its System.map addresses)
+#                   and prints its module text symbols ("# ksym ...")
 # Output: the table on stdout and in .cache/bench/results-<UTC time>.txt
 # (.cache/bench/results-latest.txt points at it); raw logs in
 # .cache/bench/<release>/.
@@ -26,10 +31,10 @@ source "$BENCH_DIR/../vm/lib.sh"
 
 if [[ $# -gt 0 ]]; then KERNELS="$*"; else KERNELS="${KERNELS:-6.1 6.12}"; fi
 MB="${BENCH_MB:-48}" SEND_MB="${BENCH_SEND_MB:-12}" REPS="${BENCH_REPS:-3}"
-ROWS="${BENCH_ROWS:-}"
+ROWS="${BENCH_ROWS:-}" PROFILE="${BENCH_PROFILE:-0}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc awk
 
-out="$KTLS_CACHE/bench"
+out="${BENCH_OUT:-$KTLS_CACHE/bench}"
 mkdir -p "$out"
 log "bench: building bench program and plugin [$(elapsed)]"
 make -C "$BENCH_DIR" >"$out/build.log" 2>&1 || {
@@ -39,13 +44,14 @@ make -C "$BENCH_DIR" >"$out/build.log" 2>&1 || {
 plugin="$BENCH_DIR/build/libcount.so"
 
 # run-vm.sh starts "qemu-system-x86_64" from PATH: a wrapper first in PATH
-# adds the plugin and its log, everything else stays run-vm.sh's.
+# adds the plugin (with BENCH_PLUGIN_ARGS, e.g. ",prof=DIR") and its log,
+# everything else stays run-vm.sh's.
 wrap="$out/qemu-wrap"
 mkdir -p "$wrap"
 real_qemu=$(command -v qemu-system-x86_64)
 cat >"$wrap/qemu-system-x86_64" <<WRAP
 #!/bin/sh
-exec "$real_qemu" -plugin "$plugin" -d plugin -D "\$BENCH_PLUGIN_LOG" "\$@"
+exec "$real_qemu" -plugin "$plugin\${BENCH_PLUGIN_ARGS:-}" -d plugin -D "\$BENCH_PLUGIN_LOG" "\$@"
 WRAP
 chmod +x "$wrap/qemu-system-x86_64"
 
@@ -84,9 +90,19 @@ for series in $KERNELS; do
 		--bin "$BENCH_DIR/build/bench" "${kos[@]}"
 	append="bench.mb=$MB bench.send_mb=$SEND_MB bench.reps=$REPS"
 	[[ -z "$ROWS" ]] || append+=" bench.rows=$ROWS"
+	plugin_args=""
+	if [[ "$PROFILE" == 1 ]]; then
+		# QEMU splits plugin arguments at commas.
+		[[ "$logs" != *,* ]] || die "profile directory $logs has a comma"
+		rm -rf "$logs/prof"
+		mkdir -p "$logs/prof"
+		plugin_args=",prof=$logs/prof"
+		append+=" nokaslr bench.ksyms=1"
+	fi
 	log "[$series] booting $rel for the bench [$(elapsed)]"
 	set +e
-	BENCH_PLUGIN_LOG="$logs/plugin.log" PATH="$wrap:$PATH" \
+	BENCH_PLUGIN_LOG="$logs/plugin.log" BENCH_PLUGIN_ARGS="$plugin_args" \
+		PATH="$wrap:$PATH" \
 		KTLS_QEMU_ACCEL=tcg,thread=single \
 		bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" \
 		--initrd "$initrd" --log "$logs/console.log" \
