@@ -3,14 +3,17 @@
  * ktls RX: frame TLS records out of the TCP receive queue, open them with
  * the AEAD and hand plaintext to recvmsg() and splice().
  *
- * Ciphertext moves out of TCP into rx->cur as it arrives (sk_data_ready),
- * so a record larger than the receive buffer still completes, and poll()
- * and sleeping readers learn when a whole record is there.  Readers open
- * it in place; opened records wait on rx->ready until read (MSG_PEEK may
- * open several).  Buffers are recycled through rx->spare.  rx->cur, the
- * spare and the receive queue are only touched with the socket owned
- * (lock_sock) or from sk_data_ready, which TCP calls only with exclusive
- * access to that queue.
+ * A record stays in TCP's receive queue until a reader opens it: the AEAD
+ * reads the ciphertext from the skbs and writes the plaintext into the
+ * reader's pages or into rx->cur.  sk_data_ready copies only the header
+ * into rx->cur, so poll() and sleeping readers learn when a whole record
+ * is there.  When TCP can't hold a whole record (small receive buffer,
+ * closed window), its bytes are copied into rx->cur as they arrive
+ * instead ("copy mode") and it is opened in place.  Opened records wait
+ * on rx->ready until read (MSG_PEEK may open several).  Buffers are
+ * recycled through rx->spare.  rx->cur, the spare and the receive queue
+ * are only touched with the socket owned (lock_sock) or from
+ * sk_data_ready, which TCP calls only with exclusive access to that queue.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,6 +34,8 @@
 
 /* A record's plaintext spans 5 pages; leave room for a split iovec. */
 #define KTLS_RX_ZC_PAGES	8
+/* skb pieces a record may span in TCP's queue before it is copied out. */
+#define KTLS_RX_SRC_SG		48
 
 /* One record: header and ciphertext, opened in place. */
 struct ktls_rx_rec {
@@ -48,6 +53,7 @@ struct ktls_rx {
 	struct ktls_rx_rec *cur;	/* ciphertext being gathered */
 	unsigned int have;		/* bytes of it in cur */
 	unsigned int cur_len;		/* its length, 0 until header checked */
+	bool copy;			/* cur gathers the whole record */
 	unsigned int nready;		/* list length, read by poll */
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
@@ -66,6 +72,8 @@ struct ktls_rx {
 
 	struct aead_request *req;
 	struct scatterlist sg[2];
+	/* The AAD and the ciphertext in TCP's skbs. */
+	struct scatterlist sg_src[KTLS_RX_SRC_SG + 1];
 	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
 	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
 	struct page *pages[KTLS_RX_ZC_PAGES];
@@ -111,6 +119,34 @@ static int ktls_rx_copy_actor(read_descriptor_t *desc, struct sk_buff *skb,
 	return n;
 }
 
+/*
+ * Copy up to len bytes from the head of TCP's receive queue to buf,
+ * leaving them queued; returns how many.
+ */
+static unsigned int ktls_rx_peek(struct sock *sk, u8 *buf, unsigned int len)
+{
+	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq);
+	unsigned int done = 0;
+	struct sk_buff *skb;
+
+	len = min_t(unsigned int, len, tcp_inq(sk));
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 off = seq - TCP_SKB_CB(skb)->seq;
+		unsigned int n;
+
+		if (done == len)
+			break;
+		if (off >= skb->len)
+			continue;
+		n = min(len - done, skb->len - off);
+		if (skb_copy_bits(skb, off, buf + done, n))
+			break;
+		done += n;
+		seq += n;
+	}
+	return done;
+}
+
 /* Move up to n queued bytes from TCP to the end of rx->cur. */
 static void ktls_rx_read(struct sock *sk, struct ktls_rx *rx, unsigned int n)
 {
@@ -139,16 +175,41 @@ static int ktls_rx_check_header(struct ktls_rx *rx, const u8 *hdr)
 	return 0;
 }
 
+/* All of the record whose header was checked is there. */
+static bool ktls_rx_whole(struct sock *sk, const struct ktls_rx *rx)
+{
+	if (rx->copy)
+		return rx->have == rx->cur_len;
+	return tcp_inq(sk) >= rx->cur_len;
+}
+
+static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx);
+
 /*
- * Gather the next record into rx->cur; true once all of it is there.  The
- * header is checked once the in-tree would (header and explicit nonce).
- * Needs exclusive access to the receive queue; never allocates.
+ * A record TCP can't hold in full (small receive buffer, window closed)
+ * would never complete there: copy it out as it arrives, like in-tree's
+ * strparser does.
+ */
+static bool ktls_rx_copy_mode(struct sock *sk, struct ktls_rx *rx)
+{
+	if (rx->copy || !tcp_epollin_ready(sk, INT_MAX))
+		return false;
+	rx->copy = true;
+	rx->have = 0;
+	return ktls_rx_fill(sk, rx);
+}
+
+/*
+ * Frame the next record: true once all of it is there (in TCP's queue or,
+ * in copy mode, in rx->cur).  The header is checked once the in-tree
+ * would (header and explicit nonce).  Needs exclusive access to the
+ * receive queue; never allocates.
  */
 static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 {
 	int err;
 
-	if (rx->cur_len && rx->have == rx->cur_len)
+	if (rx->cur_len && ktls_rx_whole(sk, rx))
 		return true;
 	if (rx->stopped)
 		return false;
@@ -159,19 +220,27 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 		rx->spare = NULL;
 		rx->have = 0;
 		rx->cur_len = 0;
+		rx->copy = false;
 	}
 	if (!rx->cur_len) {
-		ktls_rx_read(sk, rx, rx->prepend - rx->have);
+		if (rx->copy)
+			ktls_rx_read(sk, rx, rx->prepend - rx->have);
+		else
+			rx->have = ktls_rx_peek(sk, rx->cur->data,
+						rx->prepend);
 		if (rx->have < rx->prepend)
-			return false;
+			return ktls_rx_copy_mode(sk, rx);
 		err = ktls_rx_check_header(rx, rx->cur->data);
 		if (err) {
 			ktls_rx_abort(sk, rx, err);
 			return false;
 		}
 	}
-	ktls_rx_read(sk, rx, rx->cur_len - rx->have);
-	return rx->have == rx->cur_len;
+	if (rx->copy)
+		ktls_rx_read(sk, rx, rx->cur_len - rx->have);
+	if (ktls_rx_whole(sk, rx))
+		return true;
+	return ktls_rx_copy_mode(sk, rx);
 }
 
 /* Pull what TCP has and refresh what poll() and sleepers look at. */
@@ -350,8 +419,107 @@ static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
 }
 
 /*
- * Authenticate and decrypt rec into dst, whose first entry is left for
- * the AAD; dst NULL decrypts in place.
+ * Map one skb's bytes [off, off + len) into at most n sg entries: the
+ * count used, or -EMSGSIZE.
+ */
+static int ktls_rx_sg_skb(const struct sk_buff *skb, unsigned int off,
+			  unsigned int len, struct scatterlist *sg,
+			  unsigned int n, unsigned int depth)
+{
+	unsigned int head = skb_headlen(skb), used = 0, i, chunk;
+	const struct sk_buff *frag;
+	int rc;
+
+	if (off < head) {
+		chunk = min(len, head - off);
+		if (used == n)
+			return -EMSGSIZE;
+		sg_set_buf(&sg[used++], skb->data + off, chunk);
+		len -= chunk;
+		off = 0;
+	} else {
+		off -= head;
+	}
+	for (i = 0; len && i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *f = &skb_shinfo(skb)->frags[i];
+		unsigned int size = skb_frag_size(f);
+
+		if (off >= size) {
+			off -= size;
+			continue;
+		}
+		chunk = min(len, size - off);
+		if (used == n)
+			return -EMSGSIZE;
+		sg_set_page(&sg[used++], skb_frag_page(f), chunk,
+			    skb_frag_off(f) + off);
+		len -= chunk;
+		off = 0;
+	}
+	skb_walk_frags(skb, frag) {
+		if (!len)
+			break;
+		if (off >= frag->len) {
+			off -= frag->len;
+			continue;
+		}
+		/* GRO nests one level; anything deeper is copied instead. */
+		if (depth)
+			return -EMSGSIZE;
+		chunk = min(len, frag->len - off);
+		rc = ktls_rx_sg_skb(frag, off, chunk, sg + used, n - used, 1);
+		if (rc < 0)
+			return rc;
+		used += rc;
+		len -= chunk;
+		off = 0;
+	}
+	return len ? -EMSGSIZE : used;
+}
+
+/*
+ * Point rx->sg_src (after the AAD entry) at len bytes of TCP's receive
+ * queue, off bytes past what was read: 0, or -EMSGSIZE if they are in
+ * too many pieces.
+ */
+static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx *rx,
+			    unsigned int off, unsigned int len)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off;
+	struct scatterlist *sg = rx->sg_src + 1;
+	unsigned int used = 0;
+	struct sk_buff *skb;
+	int rc;
+
+	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 o = seq - TCP_SKB_CB(skb)->seq;
+		unsigned int n;
+
+		if (!len)
+			break;
+		if (o >= skb->len)
+			continue;
+		n = min(len, skb->len - o);
+		rc = ktls_rx_sg_skb(skb, o, n, sg + used,
+				    KTLS_RX_SRC_SG - used, 0);
+		if (rc < 0)
+			return rc;
+		used += rc;
+		len -= n;
+		seq += n;
+	}
+	if (len || !used)
+		return -EMSGSIZE;
+	sg_mark_end(&sg[used - 1]);
+	return 0;
+}
+
+/*
+ * Authenticate and decrypt the record in rx->cur (rec) into dst, whose
+ * first entry is left for the AAD; dst NULL decrypts into rec itself.
+ * The ciphertext is read where it is: in TCP's skbs, or in rec in copy
+ * mode (or when it is in too many pieces, after copying it there).
  */
 static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 			 struct ktls_rx_rec *rec, unsigned int rec_len,
@@ -363,9 +531,22 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	unsigned int pt_len = ct_len - c->cipher->tag_size;
 	unsigned int aad_len;
 	u8 *hdr = rec->data;
+	struct scatterlist *src = rx->sg;
 	DECLARE_CRYPTO_WAIT(wait);
 	int err;
 
+	if (!rx->copy) {
+		if (!ktls_rx_sg_queue(ctx->sk, rx, body, ct_len)) {
+			src = rx->sg_src;
+		} else {
+			/* Too many pieces: gather them (TCP has them all). */
+			rx->copy = true;
+			rx->have = 0;
+			ktls_rx_read(ctx->sk, rx, rec_len);
+			if (rx->have != rec_len)
+				return -EBADMSG;
+		}
+	}
 	ktls_build_nonce(c, rx->version, rx->iv);
 	if (rx->eiv)
 		memcpy(ktls_nonce_explicit(c, rx->iv), hdr + KTLS_HEADER_SIZE,
@@ -377,6 +558,7 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	sg_init_table(rx->sg, 2);
 	sg_set_buf(&rx->sg[0], rx->aad, aad_len);
 	sg_set_buf(&rx->sg[1], hdr + body, ct_len);
+	sg_set_buf(&src[0], rx->aad, aad_len);
 	if (dst)
 		sg_set_buf(&dst[0], rx->aad, aad_len);
 	else
@@ -386,7 +568,7 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 				  CRYPTO_TFM_REQ_MAY_SLEEP,
 				  crypto_req_done, &wait);
 	aead_request_set_ad(rx->req, aad_len);
-	aead_request_set_crypt(rx->req, rx->sg, dst, ct_len, rx->iv);
+	aead_request_set_crypt(rx->req, src, dst, ct_len, rx->iv);
 	err = crypto_wait_req(crypto_aead_decrypt(rx->req), &wait);
 	if (err) {
 		ktls_stat_inc(sock_net(ctx->sk), KTLS_STAT_DECRYPT_ERROR);
@@ -436,6 +618,9 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 {
 	struct ktls_rx_rec *rec = rx->cur;
 
+	/* Its ciphertext is done with: let TCP free it and open the window. */
+	if (!rx->copy)
+		tcp_read_done(sk, rx->cur_len);
 	rx->cur = NULL;
 	rx->have = 0;
 	rx->cur_len = 0;

@@ -2,7 +2,8 @@
 /*
  * TX layer: plaintext is gathered into an open record (copied user bytes
  * in socket page frags, or references to spliced pages), sealed with the
- * AEAD into freshly allocated pages and handed to TCP by reference.
+ * AEAD into freshly allocated pages and handed to TCP by reference.  A
+ * record sealed at once is encrypted straight from the sender's pages.
  *
  * At most one sealed record waits for TCP at a time: it is pushed before
  * anything else is sealed, and from a work item when TCP frees space.
@@ -49,6 +50,7 @@ struct ktls_tx {
 	unsigned int ct_len;
 	unsigned int ct_sent;
 
+	struct page *pin[KTLS_TX_PT_FRAGS];	/* ktls_tx_seal_user() */
 	u8 inner_type;			/* TLS 1.3 content type byte */
 	u8 aad[KTLS_MAX_AAD];
 	u8 nonce[KTLS_AEAD_IV_SIZE];
@@ -275,6 +277,51 @@ static int ktls_tx_add_copy(struct sock *sk, struct ktls_tx *tx,
 	return added;
 }
 
+/*
+ * A record that is sealed at once (full, or the end of a send without
+ * MSG_MORE) needn't be copied first: the AEAD reads the sender's pages
+ * directly, as in-tree does.  They are let go before send() returns, so
+ * later writes to the buffer can't reach the wire.  Returns the bytes
+ * taken, or -errno with the iter untouched (0: copy instead).
+ */
+static int ktls_tx_seal_user(struct sock *sk, struct ktls_context *ctx,
+			     struct ktls_tx *tx, struct iov_iter *from,
+			     size_t len)
+{
+	size_t got = 0;
+	int rc;
+
+	while (got < len && tx->pt_n < KTLS_TX_PT_FRAGS) {
+		size_t off, left;
+		ssize_t n;
+		int i = 0;
+
+		n = iov_iter_get_pages2(from, tx->pin, len - got,
+					KTLS_TX_PT_FRAGS - tx->pt_n, &off);
+		if (n <= 0)
+			break;
+		for (left = n; left; i++) {
+			size_t chunk = min_t(size_t, left, PAGE_SIZE - off);
+
+			bvec_set_page(&tx->pt[tx->pt_n++], tx->pin[i], chunk,
+				      off);
+			left -= chunk;
+			off = 0;
+		}
+		got += n;
+	}
+	tx->pt_len = got;
+	if (!got)
+		return 0;
+	rc = ktls_tx_seal(sk, ctx, tx);
+	if (rc) {
+		ktls_tx_drop_pt(sk, tx);
+		iov_iter_revert(from, got);
+		return rc;
+	}
+	return got;
+}
+
 /* Reference (not copy) up to len bytes of the bvec iter's pages. */
 static int ktls_tx_add_pages(struct ktls_tx *tx, struct iov_iter *from,
 			     size_t len)
@@ -370,6 +417,21 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			goto wait_for_sndbuf;
 
 		tx->pt_type = type;
+		if (!tx->pt_len && !splice && user_backed_iter(from) &&
+		    (left >= ctx->tx_max_payload || !more)) {
+			rc = ktls_tx_seal_user(sk, ctx, tx, from,
+					       min_t(size_t, left,
+						     ctx->tx_max_payload));
+			if (rc == -ENOMEM)
+				goto wait_for_memory;
+			if (rc < 0)
+				break;
+			if (rc) {
+				copied += rc;
+				rc = 0;
+				continue;
+			}
+		}
 		left = min_t(size_t, left, ctx->tx_max_payload - tx->pt_len);
 		if (splice)
 			rc = ktls_tx_add_pages(tx, from, left);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -858,7 +859,57 @@ static void test_rmmod(void)
 	free(b);
 }
 
+/*
+ * Records sealed straight from the sender's pages: an iovec of odd
+ * pieces, the buffer rewritten as soon as send() returns (what was sent
+ * must not change), and a fault in the middle of the buffer (the bytes
+ * before it go out, and nothing else).
+ */
+static void test_user_pages(void)
+{
+	static const size_t pieces[] = { 1, 4095, 16384, 7, 20000, 3000 };
+	long pg = sysconf(_SC_PAGESIZE);
+	struct iovec iov[6];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 6 };
+	uint8_t *b = pattern(60000, 11), *want = pattern(60000, 11);
+	uint8_t *map;
+	size_t off = 0, i;
+	struct pair p;
+	ssize_t n;
+
+	pair_open(&p, AF_INET, V13, TLS_CIPHER_AES_GCM_256, NULL);
+	for (i = 0; i < 6; i++) {
+		iov[i].iov_base = b + off + i;	/* gaps: odd alignment */
+		iov[i].iov_len = pieces[i];
+		memcpy(want + off, b + off + i, pieces[i]);
+		off += pieces[i];
+	}
+	KT_ASSERT_EQ(sendmsg(p.tx, &msg, 0), off);
+	memset(b, 0xee, 60000);
+	expect_data(&p, 23, want, off);
+
+	/* Two readable pages, then one that faults. */
+	map = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	KT_ASSERT(map != MAP_FAILED);
+	kt_fill_pattern(map, 2 * pg, 12);
+	memcpy(want, map, 2 * pg);
+	KT_ASSERT_OK(mprotect(map + 2 * pg, pg, PROT_NONE));
+	n = send(p.tx, map + 100, 3 * pg - 100, 0);
+	KT_ASSERT_EQ(n, 2 * pg - 100);
+	expect_data(&p, 23, want + 100, n);
+	expect_quiet(p.peer);
+	/* The stream goes on after the fault. */
+	KT_ASSERT_EQ(send(p.tx, want, 5000, 0), 5000);
+	expect_data(&p, 23, want, 5000);
+	munmap(map, 3 * pg);
+	pair_close(&p);
+	free(b);
+	free(want);
+}
+
 KT_MAIN("tx",
+	KT_CASE(test_user_pages),
 	KT_CASE(test_ciphers_sizes),
 	KT_CASE(test_size_sweep),
 	KT_CASE(test_known_answer),
