@@ -10,8 +10,8 @@
 # (KASAN, lockdep, WARNING, kmemleak) fails the run.  The summary is also
 # written to .cache/logs/debug/summary.txt.
 #
-# Environment: KTLS_VM_TIMEOUT (default 3600: KASAN and lockdep slow the
-# guest down a lot), KTLS_TEST_TIMEOUT (per test, default 900),
+# Environment: KTLS_VM_TIMEOUT (default 5400: KASAN and lockdep slow the
+# guest down a lot), KTLS_TEST_TIMEOUT (per test, default 1800),
 # KTLS_TIME_SCALE (stretches the tests' own limits, default 4),
 # KTLS_DEBUG_JOBS (kernel build jobs, default 2), KTLS_TEST_BINS (a
 # directory of test programs to run instead of the whole suite).
@@ -20,8 +20,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../vm/lib.sh
 source "$HERE/../vm/lib.sh"
 
-VM_TIMEOUT="${KTLS_VM_TIMEOUT:-3600}"
-TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-900}"
+VM_TIMEOUT="${KTLS_VM_TIMEOUT:-5400}"
+TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-1800}"
 TIME_SCALE="${KTLS_TIME_SCALE:-4}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
 
