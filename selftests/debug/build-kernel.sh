@@ -57,12 +57,13 @@ done)
 [[ -z "$missing" ]] || log "warning: not set as asked: $(echo $missing)"
 
 log "building (nice -n 19 make -j$JOBS; log: $BLOG)"
+start=$SECONDS
 if ! (cd "$SRC" && nice -n 19 make -j"$JOBS" bzImage modules) >>"$BLOG" 2>&1; then
 	tail -n 40 "$BLOG" >&2
 	die "kernel build failed"
 fi
 rel=$(make -s -C "$SRC" kernelrelease)
-log "installing $rel into $TREE"
+log "built in $(((SECONDS - start) / 60)) min; installing $rel into $TREE"
 rm -rf "$TREE"
 mkdir -p "$TREE/boot"
 cp "$SRC/arch/x86/boot/bzImage" "$TREE/boot/vmlinuz-$rel"
