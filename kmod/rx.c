@@ -661,8 +661,10 @@ static struct ktls_rx_rec *ktls_rx_open(struct sock *sk,
 
 /*
  * Can the whole record in rx->cur go straight to the reader?  As in-tree:
- * a data record that fits, not peeked, into user memory; for TLS 1.3 only
- * with TLS_RX_EXPECT_NO_PAD, as the type is known only once opened.
+ * a data record that fits, not peeked, into user memory.  A TLS 1.3
+ * record's type is known only once opened: try it anyway (in-tree does
+ * only with TLS_RX_EXPECT_NO_PAD); peers rarely pad, and a padded or
+ * control record is opened a second time.
  */
 static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 			  struct msghdr *msg, size_t len, u8 control,
@@ -678,7 +680,7 @@ static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 		return false;
 	if (control && control != KTLS_TYPE_DATA)
 		return false;
-	return tls13 ? ctx->rx_no_pad : rx->cur->data[0] == KTLS_TYPE_DATA;
+	return tls13 || rx->cur->data[0] == KTLS_TYPE_DATA;
 }
 
 /*
@@ -732,7 +734,7 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 	/* Padding or a control record: let the in-place path sort it. */
 	if (!err && tls13 && rx->tail != KTLS_TYPE_DATA) {
 		/* Zero there: the sender padded despite EXPECT_NO_PAD. */
-		if (!rx->tail)
+		if (!rx->tail && ctx->rx_no_pad)
 			ktls_stat_inc(sock_net(sk), KTLS_STAT_RX_NO_PAD_VIOL);
 		ktls_stat_inc(sock_net(sk), KTLS_STAT_DECRYPT_RETRY);
 		err = -EAGAIN;
