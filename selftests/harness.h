@@ -24,12 +24,13 @@ struct kt_case {
 	const char *name;
 	void (*fn)(void);
 	unsigned int timeout;	/* seconds; 0 means the default */
+	void (*pre)(void);	/* if set, runs first in the case's process */
 };
 
 #define KT_DEFAULT_TIMEOUT	120
 
-#define KT_CASE(fn_)		{ #fn_, fn_, 0 }
-#define KT_CASE_T(fn_, t_)	{ #fn_, fn_, (t_) }
+#define KT_CASE(fn_)		{ .name = #fn_, .fn = fn_ }
+#define KT_CASE_T(fn_, t_)	{ .name = #fn_, .fn = fn_, .timeout = (t_) }
 
 static inline void kt_diag(const char *fmt, ...)
 {
@@ -123,6 +124,8 @@ static inline int kt_run(const char *suite, const struct kt_case *cases,
 		if (pid == 0) {
 			signal(SIGPIPE, SIG_IGN);
 			alarm(t);
+			if (cases[i].pre)
+				cases[i].pre();
 			cases[i].fn();
 			fflush(stdout);
 			_exit(KT_EXIT_PASS);

@@ -1161,70 +1161,31 @@ static int tls_stat_exists(void)
 	return access("/proc/net/tls_stat", F_OK) == 0;
 }
 
-/* Unload ktls, load Debian's tls.ko: the intree_* cases run against it. */
-static void use_intree(void)
+/* The in-tree phase runs against tls.ko with its /proc/net/tls_stat. */
+static void phase(int intree)
 {
-	int rc;
-
-	if (kt_module_loaded("ktls"))
-		KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
-	rc = kt_intree_load();
-	if (rc)
-		KT_SKIP("cannot load in-tree tls.ko: %s", strerror(-rc));
-	KT_ASSERT(kt_module_loaded("tls"));
-	KT_ASSERT(tls_stat_exists());
+	if (intree)
+		KT_ASSERT(tls_stat_exists());
 }
-
-/* Unload tls.ko and hand "tls" back to ktls for the ktls_* cases. */
-static void use_ktls(void)
-{
-	if (kt_module_loaded("tls"))
-		KT_ASSERT_EQ(kt_module_unload("tls"), 0);
-	KT_ASSERT(!kt_module_loaded("tls"));
-	kt_need_ktls();
-	KT_ASSERT(kt_module_loaded("ktls"));
-}
-
-static void in_phase(int intree)
-{
-	if (intree) {
-		if (!kt_module_loaded("tls") || kt_module_loaded("ktls"))
-			KT_SKIP("in-tree tls.ko is not the one loaded");
-		/* The in-tree run always uses its own name. */
-		setenv("KTLS_ULP", "tls", 1);
-	} else {
-		KT_ASSERT(kt_module_loaded("ktls"));
-		KT_ASSERT(!kt_module_loaded("tls"));
-	}
-}
-
-#define CONTROL_CASES(X)						\
-	X(attach_ipv4) X(attach_ipv6) X(attach_unconnected)		\
-	X(attach_listening) X(attach_udp) X(attach_twice)		\
-	X(attach_unknown_ulp) X(attach_half_closed)			\
-	X(attach_v4_mapped) X(concurrent_set) X(sol_tls_without_ulp)	\
-	X(set_short_optlen) X(set_null_optval) X(set_wrong_optlen)	\
-	X(set_bad_version) X(set_unknown_cipher) X(set_aria_tls13)	\
-	X(set_absent_cipher) X(set_mismatch) X(set_twice_ebusy)		\
-	X(set_bad_pointer) X(install_all_ciphers)			\
-	X(get_header_and_lengths) X(get_after_records)		\
-	X(tx_zerocopy_ro)						\
-	X(rx_expect_no_pad) X(unknown_option) X(disconnect_refused)	\
-	X(passthrough_ipv4) X(passthrough_ipv6) X(sockmap_excludes_tls)
-
-#define PHASED(fn)							\
-	static void intree_##fn(void) { in_phase(1); fn(); }		\
-	static void ktls_##fn(void) { in_phase(0); fn(); }
-CONTROL_CASES(PHASED)
-
-#define INTREE_CASE(fn)	KT_CASE(intree_##fn),
-#define KTLS_CASE(fn)	KT_CASE(ktls_##fn),
 
 static const struct kt_case cases[] = {
-	KT_CASE(use_intree),
-	CONTROL_CASES(INTREE_CASE)
-	KT_CASE(use_ktls),
-	CONTROL_CASES(KTLS_CASE)
+	KT_CASE(attach_ipv4), KT_CASE(attach_ipv6),
+	KT_CASE(attach_unconnected), KT_CASE(attach_listening),
+	KT_CASE(attach_udp), KT_CASE(attach_twice),
+	KT_CASE(attach_unknown_ulp), KT_CASE(attach_half_closed),
+	KT_CASE(attach_v4_mapped), KT_CASE(concurrent_set),
+	KT_CASE(sol_tls_without_ulp), KT_CASE(set_short_optlen),
+	KT_CASE(set_null_optval), KT_CASE(set_wrong_optlen),
+	KT_CASE(set_bad_version), KT_CASE(set_unknown_cipher),
+	KT_CASE(set_aria_tls13), KT_CASE(set_absent_cipher),
+	KT_CASE(set_mismatch), KT_CASE(set_twice_ebusy),
+	KT_CASE(set_bad_pointer), KT_CASE(install_all_ciphers),
+	KT_CASE(get_header_and_lengths), KT_CASE(get_after_records),
+	KT_CASE(tx_zerocopy_ro),
+	KT_CASE(rx_expect_no_pad), KT_CASE(unknown_option),
+	KT_CASE(disconnect_refused),
+	KT_CASE(passthrough_ipv4), KT_CASE(passthrough_ipv6),
+	KT_CASE(sockmap_excludes_tls),
 };
 
 int main(void)
@@ -1232,5 +1193,6 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Nothing is preloaded in the guest: make sure ktls loads at all. */
 	kt_need_ktls();
-	return kt_run("control", cases, sizeof(cases) / sizeof(cases[0]));
+	return kt_run_phased("control", cases,
+			     sizeof(cases) / sizeof(cases[0]), phase);
 }

@@ -227,78 +227,120 @@ static void run_derive(const struct suite *su, int lib_server, int tickets)
 
 /* ---- kernel: install in ktls, exchange both ways ---- */
 
-static void job_echo(struct peer *p)
+/*
+ * The peer reads len bytes back into buf (then p->buf, for the test to
+ * check; freed on error), then expects our close_notify and answers it.
+ */
+static void peer_read_back(struct peer *p, unsigned char *buf, size_t len)
 {
-	unsigned char *buf = malloc(BIG);
 	size_t got = 0;
 	int n;
 
-	kt_fill_pattern(buf, BIG, 7);
-	if (SSL_write(p->ssl, buf, BIG) != BIG) {
-		snprintf(p->err, sizeof(p->err), "peer SSL_write failed");
-		goto out;
-	}
-	/* Read our BIG bytes back, then expect close_notify. */
-	while (got < BIG) {
-		n = SSL_read(p->ssl, buf + got, BIG - got);
+	while (got < len) {
+		n = SSL_read(p->ssl, buf + got, len - got);
 		if (n <= 0) {
 			snprintf(p->err, sizeof(p->err),
 				 "peer SSL_read after %zu bytes: error %d %s",
 				 got, SSL_get_error(p->ssl, n),
 				 ERR_reason_error_string(ERR_get_error()));
-			goto out;
+			free(buf);
+			return;
 		}
 		got += n;
 	}
 	p->buf = buf;
-	buf = NULL;
 	n = SSL_read(p->ssl, &got, 1);
 	if (n != 0 || SSL_get_error(p->ssl, n) != SSL_ERROR_ZERO_RETURN) {
 		snprintf(p->err, sizeof(p->err),
 			 "peer expected close_notify, got %d (error %d)", n,
 			 SSL_get_error(p->ssl, n));
-		goto out;
+		return;
 	}
 	SSL_shutdown(p->ssl);
-out:
-	free(buf);
+}
+
+static void job_echo(struct peer *p)
+{
+	unsigned char *buf = malloc(BIG);
+
+	kt_fill_pattern(buf, BIG, 7);
+	if (SSL_write(p->ssl, buf, BIG) != BIG) {
+		snprintf(p->err, sizeof(p->err), "peer SSL_write failed");
+		free(buf);
+		return;
+	}
+	/* Read our BIG bytes back, then expect close_notify. */
+	peer_read_back(p, buf, BIG);
+}
+
+/* Our side: exactly len bytes through ktls_recv. */
+static void recv_all(struct ktls_session *s, unsigned char *buf, size_t len)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = ktls_recv(s, buf + have, len - have);
+
+		if (n <= 0)
+			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
+				n, strerror(errno), s->err);
+		have += n;
+	}
+}
+
+/*
+ * Close our end (close_notify), join the peer and check that it read want
+ * back.  Returns a dup of our socket, still open: nothing is reset under
+ * the peer while it finishes.
+ */
+static int close_and_check(struct ktls_session *s, struct peer *p,
+			   const unsigned char *want, size_t len)
+{
+	int fd = dup(s->fd);
+
+	ktls_close(s);
+	peer_join(p);
+	KT_ASSERT(p->buf && !memcmp(p->buf, want, len));
+	free(p->buf);
+	return fd;
+}
+
+/*
+ * job_echo from our end: BIG bytes in, the same back through the kernel
+ * TX, close_notify.  Returns close_and_check()'s socket.
+ */
+static int echo_exchange(struct ktls_session *s, struct peer *p)
+{
+	unsigned char *want = malloc(BIG), *got = malloc(BIG);
+	int fd;
+
+	io_timeout(s->fd);
+	kt_fill_pattern(want, BIG, 7);
+	recv_all(s, got, BIG);
+	KT_ASSERT(!memcmp(got, want, BIG));
+	kt_write_all(s->fd, got, BIG);
+	fd = close_and_check(s, p, want, BIG);
+	free(want);
+	free(got);
+	return fd;
 }
 
 static void run_kernel(const struct suite *su, int lib_server, int tickets)
 {
-	unsigned char *want = malloc(BIG), *got = malloc(BIG);
 	struct ktls_session s;
 	struct peer p = { .tickets = tickets };
-	size_t have = 0;
-	int c, sv, fd;
+	char buf[64];
+	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_echo);
 	our_handshake(&s, lib_server ? sv : c, lib_server, 0);
 	KT_ASSERT(s.tx_on && s.rx_on);
-	io_timeout(s.fd);
-	kt_fill_pattern(want, BIG, 7);
-	while (have < BIG) {
-		ssize_t n = ktls_recv(&s, got + have, BIG - have);
-
-		if (n <= 0)
-			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
-				n, strerror(errno), s.err);
-		have += n;
-	}
-	KT_ASSERT(!memcmp(got, want, BIG));
-	/* Send them back through the kernel TX. */
-	kt_write_all(s.fd, got, BIG);
-	fd = dup(s.fd);
-	ktls_close(&s);
-	peer_join(&p);
-	KT_ASSERT(p.buf && !memcmp(p.buf, want, BIG));
-	free(p.buf);
+	s.fd = echo_exchange(&s, &p);
 	/* The peer's close_notify reaches us as EOF (0). */
-	s.fd = fd;
-	KT_ASSERT_EQ(ktls_recv(&s, got, BIG), 0);
+	KT_ASSERT_EQ(ktls_recv(&s, buf, sizeof(buf)), 0);
 	KT_ASSERT(s.peer_closed);
-	close(fd);
+	close(s.fd);
 }
 
 /* ---- OpenSSL's own kTLS over ktls: its keys equal ours ---- */
@@ -313,17 +355,23 @@ static size_t salt_len(uint16_t cipher)
 	return cipher == TLS_CIPHER_CHACHA20_POLY1305 ? 0 : 4;
 }
 
-static void compare_info(const union ktls_crypto_info *ours,
-			 const union ktls_crypto_info *theirs, size_t len,
-			 int cmp_iv)
+/* OpenSSL's key for dir, read back from its socket fd, equals ours. */
+static void compare_info(int fd, int dir, const union ktls_crypto_info *ours,
+			 socklen_t info_len, int cmp_iv)
 {
 	const struct kt_cipher *kc = kt_cipher(ours->info.cipher_type);
 	size_t hdr = sizeof(struct tls_crypto_info);
-	const unsigned char *a = ours->raw + hdr, *b = theirs->raw + hdr;
+	union ktls_crypto_info theirs;
+	socklen_t len = info_len;
+	const unsigned char *a = ours->raw + hdr, *b = theirs.raw + hdr;
 
+	/* The kernel wants exactly the cipher's struct size. */
+	memset(&theirs, 0, sizeof(theirs));
+	KT_ASSERT_OK(getsockopt(fd, SOL_TLS, dir, &theirs, &len));
+	KT_ASSERT_EQ(len, info_len);
 	KT_ASSERT(kc && kc->info_size == len);
-	KT_ASSERT_EQ(theirs->info.version, ours->info.version);
-	KT_ASSERT_EQ(theirs->info.cipher_type, ours->info.cipher_type);
+	KT_ASSERT_EQ(theirs.info.version, ours->info.version);
+	KT_ASSERT_EQ(theirs.info.cipher_type, ours->info.cipher_type);
 	if (cmp_iv)
 		KT_ASSERT(!memcmp(a, b, kc->iv));
 	a += kc->iv;
@@ -337,10 +385,8 @@ static void compare_info(const union ktls_crypto_info *ours,
 
 static void run_ossl(const struct suite *su, int lib_server)
 {
-	union ktls_crypto_info theirs;
 	struct ktls_session s;
 	struct peer p = { .ktls = 1 };
-	socklen_t len;
 	int c, sv, pfd;
 	/* TLS 1.2 GCM: OpenSSL seeds the explicit nonce randomly. */
 	int cmp_iv = su->tls13 || su->cipher == TLS_CIPHER_CHACHA20_POLY1305;
@@ -352,21 +398,12 @@ static void run_ossl(const struct suite *su, int lib_server)
 	peer_join(&p);
 	if (!BIO_get_ktls_send(SSL_get_wbio(p.ssl)))
 		KT_FAIL("OpenSSL did not install kTLS TX over ktls");
-	/* The kernel wants exactly the cipher's struct size. */
-	memset(&theirs, 0, sizeof(theirs));
-	len = s.info_len;
-	KT_ASSERT_OK(getsockopt(pfd, SOL_TLS, TLS_TX, &theirs, &len));
-	KT_ASSERT_EQ(len, s.info_len);
-	compare_info(&s.rx, &theirs, len, cmp_iv);
+	compare_info(pfd, TLS_TX, &s.rx, s.info_len, cmp_iv);
 	if (su->tls13)
 		return;
 	if (!BIO_get_ktls_recv(SSL_get_rbio(p.ssl)))
 		KT_FAIL("OpenSSL did not install TLS 1.2 kTLS RX over ktls");
-	memset(&theirs, 0, sizeof(theirs));
-	len = s.info_len;
-	KT_ASSERT_OK(getsockopt(pfd, SOL_TLS, TLS_RX, &theirs, &len));
-	KT_ASSERT_EQ(len, s.info_len);
-	compare_info(&s.tx, &theirs, len, cmp_iv);
+	compare_info(pfd, TLS_RX, &s.tx, s.info_len, cmp_iv);
 }
 
 /* ---- control records and errors ---- */
@@ -380,8 +417,7 @@ static void run_ossl(const struct suite *su, int lib_server)
 static void job_keyupdate(struct peer *p)
 {
 	unsigned char *buf = malloc(KU_BIG);
-	size_t got = 0, half = KU_BIG / 2;
-	int n;
+	size_t half = KU_BIG / 2;
 
 	kt_fill_pattern(buf, KU_BIG, 5);
 	if (SSL_write(p->ssl, buf, half) != (int)half ||
@@ -389,42 +425,20 @@ static void job_keyupdate(struct peer *p)
 	    SSL_write(p->ssl, buf + half, half) != (int)half) {
 		snprintf(p->err, sizeof(p->err), "peer write/key update: %s",
 			 ERR_reason_error_string(ERR_get_error()));
-		goto out;
+		free(buf);
+		return;
 	}
 	memset(buf, 0, KU_BIG);
-	while (got < KU_BIG) {
-		n = SSL_read(p->ssl, buf + got, KU_BIG - got);
-		if (n <= 0) {
-			snprintf(p->err, sizeof(p->err),
-				 "peer SSL_read after %zu bytes: error %d %s",
-				 got, SSL_get_error(p->ssl, n),
-				 ERR_reason_error_string(ERR_get_error()));
-			goto out;
-		}
-		got += n;
-	}
-	p->buf = buf;
-	buf = NULL;
-	n = SSL_read(p->ssl, &got, 1);
-	if (n != 0 || SSL_get_error(p->ssl, n) != SSL_ERROR_ZERO_RETURN) {
-		snprintf(p->err, sizeof(p->err),
-			 "peer expected close_notify, got %d (error %d)", n,
-			 SSL_get_error(p->ssl, n));
-		goto out;
-	}
-	SSL_shutdown(p->ssl);
-out:
-	free(buf);
+	peer_read_back(p, buf, KU_BIG);
 }
 
 static void run_keyupdate(const struct suite *su, int lib_server)
 {
 	unsigned char *want = malloc(KU_BIG), *got = malloc(KU_BIG);
-	size_t have = 0, half = KU_BIG / 2;
+	size_t half = KU_BIG / 2;
 	struct peer p = { .tickets = 2 };
 	struct ktls_session s;
-	int c, sv, fd;
-	ssize_t n;
+	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_keyupdate);
@@ -432,27 +446,16 @@ static void run_keyupdate(const struct suite *su, int lib_server)
 	io_timeout(s.fd);
 	kt_fill_pattern(want, KU_BIG, 5);
 	/* The peer's KeyUpdate is taken (and answered) inside ktls_recv. */
-	while (have < KU_BIG) {
-		n = ktls_recv(&s, got + have, KU_BIG - have);
-		if (n <= 0)
-			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
-				n, strerror(errno), s.err);
-		have += n;
-	}
+	recv_all(&s, got, KU_BIG);
 	KT_ASSERT(!memcmp(got, want, KU_BIG));
 	/* Back, with our own update (asking for the peer's) halfway. */
 	kt_write_all(s.fd, got, half);
 	if (ktls_key_update(&s, 1))
 		KT_FAIL("ktls_key_update: %s", s.err);
 	kt_write_all(s.fd, got + half, half);
-	fd = dup(s.fd);
-	ktls_close(&s);
-	peer_join(&p);
-	KT_ASSERT(p.buf && !memcmp(p.buf, want, KU_BIG));
-	free(p.buf);
+	close(close_and_check(&s, &p, want, KU_BIG));
 	free(want);
 	free(got);
-	close(fd);
 }
 
 /*
@@ -461,13 +464,11 @@ static void run_keyupdate(const struct suite *su, int lib_server)
  */
 static void run_mfl(const struct suite *su)
 {
-	unsigned char *want = malloc(BIG), *got = malloc(BIG);
 	struct peer p = { .mfl = TLSEXT_max_fragment_length_1024 };
 	struct ktls_session s;
 	uint16_t v = 0;
 	socklen_t len = sizeof(v);
-	size_t have = 0;
-	int c, sv, fd;
+	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, c, 0, job_echo);
@@ -476,26 +477,7 @@ static void run_mfl(const struct suite *su)
 	KT_ASSERT_OK(getsockopt(s.fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v,
 				&len));
 	KT_ASSERT_EQ(v, 1024);
-	io_timeout(s.fd);
-	kt_fill_pattern(want, BIG, 7);
-	while (have < BIG) {
-		ssize_t n = ktls_recv(&s, got + have, BIG - have);
-
-		if (n <= 0)
-			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
-				n, strerror(errno), s.err);
-		have += n;
-	}
-	KT_ASSERT(!memcmp(got, want, BIG));
-	kt_write_all(s.fd, got, BIG);
-	fd = dup(s.fd);
-	ktls_close(&s);
-	peer_join(&p);
-	KT_ASSERT(p.buf && !memcmp(p.buf, want, BIG));
-	free(p.buf);
-	free(want);
-	free(got);
-	close(fd);
+	close(echo_exchange(&s, &p));
 }
 
 static void max_fragment_length_tls12(void)
@@ -785,22 +767,21 @@ ALL(ossl, )
 	KT_CASE(kind##_tls13_chacha20_lib_client),			\
 	KT_CASE(kind##_tls13_chacha20_lib_server)
 
+/* The cases that need no kernel module. */
+#define HOST_CASES							\
+	CASES(derive),							\
+	KT_CASE(rsa_certificate_tls12),					\
+	KT_CASE(rsa_certificate_tls13),					\
+	KT_CASE(trace_and_keylog_tls12),				\
+	KT_CASE(trace_and_keylog_tls13),				\
+	KT_CASE(garbage_handshake_fails_cleanly)
+
 static const struct kt_case host_cases[] = {
-	CASES(derive),
-	KT_CASE(rsa_certificate_tls12),
-	KT_CASE(rsa_certificate_tls13),
-	KT_CASE(trace_and_keylog_tls12),
-	KT_CASE(trace_and_keylog_tls13),
-	KT_CASE(garbage_handshake_fails_cleanly),
+	HOST_CASES,
 };
 
 static const struct kt_case all_cases[] = {
-	CASES(derive),
-	KT_CASE(rsa_certificate_tls12),
-	KT_CASE(rsa_certificate_tls13),
-	KT_CASE(trace_and_keylog_tls12),
-	KT_CASE(trace_and_keylog_tls13),
-	KT_CASE(garbage_handshake_fails_cleanly),
+	HOST_CASES,
 	CASES(kernel),
 	CASES(ossl),
 	KT_CASE(keyupdate_tls13_aes128gcm_lib_client),

@@ -8,14 +8,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,19 +42,9 @@ static long stat_of(const char *name)
 
 static void setup(void)
 {
-	struct ifreq ifr = { 0 };
-	int fd;
-
 	kt_need_ktls();
-	/* Fresh counters: a namespace of our own, lo up. */
-	KT_ASSERT_OK(unshare(CLONE_NEWNET));
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	KT_ASSERT(fd >= 0);
-	strcpy(ifr.ifr_name, "lo");
-	KT_ASSERT_OK(ioctl(fd, SIOCGIFFLAGS, &ifr));
-	ifr.ifr_flags |= IFF_UP;
-	KT_ASSERT_OK(ioctl(fd, SIOCSIFFLAGS, &ifr));
-	close(fd);
+	/* Fresh counters: a namespace of our own. */
+	kt_new_netns();
 }
 
 static void keys(struct tr_keys *k, uint16_t version, uint16_t cipher,
@@ -102,28 +89,6 @@ static void send_rec(int raw, struct tr_keys *k, uint8_t type,
 	uint8_t rec[TR_MAX_REC];
 
 	kt_write_all(raw, rec, tr_seal(k, type, pt, len, rec));
-}
-
-static ssize_t recv_type(int fd, void *buf, size_t len, int flags,
-			 uint8_t *type)
-{
-	char cbuf[CMSG_SPACE(1)];
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t r = recvmsg(fd, &msg, flags);
-
-	*type = 0;
-	if (r < 0)
-		return r;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (cm && cm->cmsg_level == SOL_TLS &&
-	    cm->cmsg_type == TLS_GET_RECORD_TYPE)
-		*type = *CMSG_DATA(cm);
-	return r;
 }
 
 static int readable(int fd)
@@ -246,9 +211,9 @@ static void test_rx_key_update(void)
 	send_rec(a, &k2, 23, "more", 4);
 	usleep(50000);
 
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type), 6);
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 6);
 	KT_ASSERT(type == 23 && !memcmp(buf, "before", 6));
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type),
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type),
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, 22);
 	KT_ASSERT(!memcmp(buf, key_update, sizeof(key_update)));
@@ -267,7 +232,7 @@ static void test_rx_key_update(void)
 	check_getsockopt_key(b, TLS_RX, GCM128, 2);
 	KT_ASSERT(readable(b));
 	/* One record's worth: the next one is left for splice. */
-	KT_ASSERT_EQ(recv_type(b, buf, 5, 0, &type), 5);
+	KT_ASSERT_EQ(kt_recv_type(b, buf, 5, 0, &type), 5);
 	KT_ASSERT(type == 23 && !memcmp(buf, "after", 5));
 	KT_ASSERT_EQ(splice(b, NULL, p[1], NULL, 100, 0), 4);
 	KT_ASSERT_EQ(read(p[0], buf, sizeof(buf)), 4);
@@ -292,14 +257,14 @@ static void test_rx_key_update_later_data(void)
 	keys(&k2, TLS13, TLS_CIPHER_AES_GCM_256, 2);
 
 	send_rec(a, &k1, 22, key_update, sizeof(key_update));
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type),
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type),
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, 22);
 	KT_ASSERT_ERRNO(recv(b, buf, sizeof(buf), 0), EKEYEXPIRED);
 	KT_ASSERT_OK(set_key(b, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_256, 2));
 	KT_ASSERT(!readable(b));
 	send_rec(a, &k2, 23, "late", 4);
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type), 4);
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 4);
 	KT_ASSERT(type == 23 && !memcmp(buf, "late", 4));
 }
 
@@ -316,10 +281,10 @@ static void test_rx_replace_key(void)
 	keys(&k1, TLS13, GCM128, 1);
 	keys(&k2, TLS13, GCM128, 2);
 	send_rec(a, &k1, 23, "one", 3);
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type), 3);
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 3);
 	KT_ASSERT_OK(set_key(b, TLS_RX, TLS13, GCM128, 2));
 	send_rec(a, &k2, 23, "two", 3);
-	KT_ASSERT_EQ(recv_type(b, buf, sizeof(buf), 0, &type), 3);
+	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 3);
 	KT_ASSERT(type == 23 && !memcmp(buf, "two", 3));
 	KT_ASSERT_EQ(stat_of("TlsRxRekeyOk"), 1);
 	KT_ASSERT_EQ(stat_of("TlsRxRekeyReceived"), 0);
@@ -340,24 +305,11 @@ static void test_both_ends(void)
 	kt_write_all(a, data, 30000);
 	kt_read_all(b, got, 30000);
 	/* a sends KeyUpdate as a handshake record, then switches. */
-	{
-		char cbuf[CMSG_SPACE(1)] = { 0 };
-		struct iovec iov = { (void *)key_update, sizeof(key_update) };
-		struct msghdr msg = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-		};
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-		cm->cmsg_level = SOL_TLS;
-		cm->cmsg_type = TLS_SET_RECORD_TYPE;
-		cm->cmsg_len = CMSG_LEN(1);
-		*CMSG_DATA(cm) = 22;
-		KT_ASSERT_EQ(sendmsg(a, &msg, 0), sizeof(key_update));
-	}
+	KT_ASSERT_EQ(kt_send_type(a, 22, key_update, sizeof(key_update), 0),
+		     sizeof(key_update));
 	KT_ASSERT_OK(set_key(a, TLS_TX, TLS13, GCM128, 2));
 	kt_write_all(a, data + 30000, sizeof(data) - 30000);
-	KT_ASSERT_EQ(recv_type(b, hs, sizeof(hs), 0, &type),
+	KT_ASSERT_EQ(kt_recv_type(b, hs, sizeof(hs), 0, &type),
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, 22);
 	KT_ASSERT_ERRNO(recv(b, got, 1, 0), EKEYEXPIRED);

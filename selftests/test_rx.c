@@ -120,29 +120,6 @@ static void settle(void)
 	usleep(50000);
 }
 
-static ssize_t recv_type(int fd, void *buf, size_t len, int flags,
-			 uint8_t *type)
-{
-	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t r;
-
-	*type = 0;
-	r = recvmsg(fd, &msg, flags);
-	if (r < 0)
-		return r;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (cm && cm->cmsg_level == SOL_TLS &&
-	    cm->cmsg_type == TLS_GET_RECORD_TYPE)
-		*type = *CMSG_DATA(cm);
-	return r;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -474,24 +451,24 @@ static void control_records(void)
 		send_rec(&p, T_DATA, "data3", 5);
 		settle();
 		/* A read stops at the type boundary, also when peeking. */
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, MSG_PEEK, &type), 5);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, MSG_PEEK, &type), 5);
 		KT_ASSERT_EQ(type, T_DATA);
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 5);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 5);
 		KT_ASSERT_EQ(type, T_DATA);
 		expect_bytes(got, "data1", 5);
 		/* No room for the cmsg: EIO, and the record stays. */
 		KT_ASSERT_ERRNO(read(p.rx, got, 100), EIO);
 		KT_ASSERT_ERRNO(recv(p.rx, got, 100, 0), EIO);
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, MSG_PEEK, &type), 9);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, MSG_PEEK, &type), 9);
 		KT_ASSERT_EQ(type, T_HS);
 		/* Each control record alone, never merged. */
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 9);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 9);
 		KT_ASSERT_EQ(type, T_HS);
 		expect_bytes(got, "handshake", 9);
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 2);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 2);
 		KT_ASSERT_EQ(type, T_ALERT);
 		expect_bytes(got, "al", 2);
-		KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 10);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 10);
 		KT_ASSERT_EQ(type, T_DATA);
 		expect_bytes(got, "data2data3", 10);
 		pair_close(&p);
@@ -507,12 +484,12 @@ static void control_partial(void)
 	pair_open(&p, TLS12, TLS_CIPHER_AES_CCM_128);
 	send_rec(&p, T_HS, "0123456789", 10);
 	send_rec(&p, T_DATA, "x", 1);
-	KT_ASSERT_EQ(recv_type(p.rx, got, 4, 0, &type), 4);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 4, 0, &type), 4);
 	KT_ASSERT_EQ(type, T_HS);
-	KT_ASSERT_EQ(recv_type(p.rx, got + 4, 100, 0, &type), 6);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got + 4, 100, 0, &type), 6);
 	KT_ASSERT_EQ(type, T_HS);
 	expect_bytes(got, "0123456789", 10);
-	KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 1);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 1);
 	KT_ASSERT_EQ(type, T_DATA);
 	pair_close(&p);
 }
@@ -530,10 +507,10 @@ static void tls13_padding(void)
 	send_rec(&p, 0, inner, sizeof(inner));
 	inner[6] = T_HS;
 	send_rec(&p, 0, inner, 7);	/* one zero byte of padding */
-	KT_ASSERT_EQ(recv_type(p.rx, got, sizeof(got), 0, &type), 6);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 6);
 	KT_ASSERT_EQ(type, T_DATA);
 	expect_bytes(got, "padded", 6);
-	KT_ASSERT_EQ(recv_type(p.rx, got, sizeof(got), 0, &type), 6);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 6);
 	KT_ASSERT_EQ(type, T_HS);
 	/* The no-pad hint must not break a peer that pads. */
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &one,
@@ -551,7 +528,7 @@ static void tls13_padding(void)
 	settle();
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 2);
 	expect_bytes(got, "d1", 2);
-	KT_ASSERT_EQ(recv_type(p.rx, got, sizeof(got), 0, &type), 1);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 1);
 	KT_ASSERT_EQ(type, T_HS);
 	expect_bytes(got, "h", 1);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 2);
@@ -796,8 +773,8 @@ static void rec_seq_advances(void)
 		for (i = 0; i < 3; i++) {
 			uint8_t type;
 
-			KT_ASSERT_EQ(recv_type(p.rx, buf, sizeof(buf), 0,
-					       &type), 3);
+			KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), 0,
+						  &type), 3);
 		}
 		len = n;
 		memset(&got, 0, sizeof(got));
@@ -902,7 +879,7 @@ static void splice_to_pipe(void)
 	expect_bytes(got, pt, sizeof(pt));
 	/* A control record cannot be spliced and stays queued. */
 	KT_ASSERT_ERRNO(splice(p.rx, NULL, pfd[1], NULL, 100, 0), EINVAL);
-	KT_ASSERT_EQ(recv_type(p.rx, got, 100, 0, &type), 2);
+	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 2);
 	KT_ASSERT_EQ(type, T_HS);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -1229,23 +1206,6 @@ static void small_rcvbuf(void)
 
 /* --- our own TX as the peer ------------------------------------------- */
 
-static ssize_t send_type(int fd, uint8_t type, const void *buf, size_t len)
-{
-	char ctl[CMSG_SPACE(1)] = { 0 };
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl, .msg_controllen = sizeof(ctl),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_TLS;
-	cm->cmsg_type = TLS_SET_RECORD_TYPE;
-	cm->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(cm) = type;
-	return sendmsg(fd, &msg, 0);
-}
-
 struct tx_job {
 	int fd;
 	const uint8_t *buf;
@@ -1285,8 +1245,8 @@ static void own_tx_roundtrip(void)
 			kt_read_all(b, got, sizeof(got));
 			pthread_join(th, NULL);
 			expect_bytes(got, pt, sizeof(pt));
-			KT_ASSERT_EQ(send_type(a, T_HS, "hs", 2), 2);
-			KT_ASSERT_EQ(recv_type(b, got, 100, 0, &type), 2);
+			KT_ASSERT_EQ(kt_send_type(a, T_HS, "hs", 2, 0), 2);
+			KT_ASSERT_EQ(kt_recv_type(b, got, 100, 0, &type), 2);
 			KT_ASSERT_EQ(type, T_HS);
 			expect_bytes(got, "hs", 2);
 			close(a);
@@ -1294,72 +1254,35 @@ static void own_tx_roundtrip(void)
 		}
 }
 
-/* --- phases ------------------------------------------------------------ */
-
-static void use_intree(void)
-{
-	int rc;
-
-	if (kt_module_loaded("ktls"))
-		KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
-	rc = kt_intree_load();
-	if (rc)
-		KT_SKIP("cannot load in-tree tls.ko: %s", strerror(-rc));
-	KT_ASSERT(kt_module_loaded("tls"));
-}
-
-static void use_ktls(void)
-{
-	if (kt_module_loaded("tls"))
-		KT_ASSERT_EQ(kt_module_unload("tls"), 0);
-	kt_need_ktls();
-	KT_ASSERT(kt_module_loaded("ktls"));
-}
-
-static void in_phase(int intree)
-{
-	if (intree) {
-		if (!kt_module_loaded("tls") || kt_module_loaded("ktls"))
-			KT_SKIP("in-tree tls.ko is not the one loaded");
-		setenv("KTLS_ULP", "tls", 1);
-	} else {
-		KT_ASSERT(kt_module_loaded("ktls"));
-		KT_ASSERT(!kt_module_loaded("tls"));
-	}
-}
-
-#define RX_CASES(X)							\
-	X(all_ciphers_stream) X(split_segments) X(many_in_one_read)	\
-	X(partial_reads) X(peek_across_records) X(peek_waitall)	\
-	X(iovec_many_pieces)						\
-	X(waitall) X(rcvlowat) X(nonblock_eagain) X(rcvtimeo)		\
-	X(control_records) X(control_partial) X(tls13_padding)		\
-	X(err_oversized) X(err_garbage_header) X(err_bad_version)	\
-	X(err_too_short) X(err_tampered) X(err_replay)			\
-	X(fin_mid_record) X(peer_reset) X(queued_before_rx) X(efault)	\
-	X(splice_to_pipe) X(two_readers) X(read_while_writing)		\
-	X(close_during_read) X(shutdown_during_read)			\
-	X(close_with_queued) X(poll_whole_record) X(reset_after_data)	\
-	X(rec_seq_advances) X(own_tx_roundtrip) X(small_rcvbuf)
-
-#define PHASED(fn)							\
-	static void intree_##fn(void) { in_phase(1); fn(); }		\
-	static void ktls_##fn(void) { in_phase(0); fn(); }
-RX_CASES(PHASED)
-
-#define INTREE_CASE(fn)	KT_CASE(intree_##fn),
-#define KTLS_CASE(fn)	KT_CASE(ktls_##fn),
+/* --- cases: in-tree tls.ko first, then ktls -------------------------- */
 
 static const struct kt_case cases[] = {
-	KT_CASE(use_intree),
-	RX_CASES(INTREE_CASE)
-	KT_CASE(use_ktls),
-	RX_CASES(KTLS_CASE)
+	KT_CASE(all_ciphers_stream), KT_CASE(split_segments),
+	KT_CASE(many_in_one_read), KT_CASE(partial_reads),
+	KT_CASE(peek_across_records), KT_CASE(peek_waitall),
+	KT_CASE(iovec_many_pieces),
+	KT_CASE(waitall), KT_CASE(rcvlowat), KT_CASE(nonblock_eagain),
+	KT_CASE(rcvtimeo),
+	KT_CASE(control_records), KT_CASE(control_partial),
+	KT_CASE(tls13_padding),
+	KT_CASE(err_oversized), KT_CASE(err_garbage_header),
+	KT_CASE(err_bad_version), KT_CASE(err_too_short),
+	KT_CASE(err_tampered), KT_CASE(err_replay),
+	KT_CASE(fin_mid_record), KT_CASE(peer_reset),
+	KT_CASE(queued_before_rx), KT_CASE(efault),
+	KT_CASE(splice_to_pipe), KT_CASE(two_readers),
+	KT_CASE(read_while_writing),
+	KT_CASE(close_during_read), KT_CASE(shutdown_during_read),
+	KT_CASE(close_with_queued), KT_CASE(poll_whole_record),
+	KT_CASE(reset_after_data),
+	KT_CASE(rec_seq_advances), KT_CASE(own_tx_roundtrip),
+	KT_CASE(small_rcvbuf),
 };
 
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	kt_need_ktls();
-	return kt_run("rx", cases, sizeof(cases) / sizeof(cases[0]));
+	return kt_run_phased("rx", cases, sizeof(cases) / sizeof(cases[0]),
+			     NULL);
 }

@@ -23,16 +23,9 @@ not_ok() { n=$((n + 1)); echo "not ok $n $1"; failed=1; }
 diag() { echo "# $*"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
-# Like kt_need_ktls(): ktls loaded with our ULP name, nothing else holds it.
-need_ktls() {
-	if [ -e /sys/module/ktls ] &&
-	   [ "$(cat /sys/module/ktls/parameters/ulp_name)" != "$ULP" ]; then
-		rmmod ktls || return 1
-	fi
-	[ -e /sys/module/ktls ] ||
-		insmod "${KTLS_KO:-/ktls/ktls.ko}" ulp_name="$ULP" || return 1
-	[ "$(cat /sys/module/ktls/parameters/ulp_name)" = "$ULP" ]
-}
+# need_ktls(), shared with the other test_*.sh scripts.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 PART=${1:-main}
 echo "KTAP version 1"

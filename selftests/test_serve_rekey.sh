@@ -17,16 +17,9 @@ ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $1"; failed=1; }
 diag() { echo "# $*"; }
 
-# Like kt_need_ktls(): ktls loaded with our ULP name.
-need_ktls() {
-	if [ -e /sys/module/ktls ] &&
-	   [ "$(cat /sys/module/ktls/parameters/ulp_name)" != "$ULP" ]; then
-		rmmod ktls || return 1
-	fi
-	[ -e /sys/module/ktls ] ||
-		insmod "${KTLS_KO:-/ktls/ktls.ko}" ulp_name="$ULP" || return 1
-	[ "$(cat /sys/module/ktls/parameters/ulp_name)" = "$ULP" ]
-}
+# need_ktls(), shared with the other test_*.sh scripts.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/ktls_stat; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }

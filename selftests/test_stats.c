@@ -7,13 +7,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,26 +88,10 @@ static void expect_stats(const char *want)
 	}
 }
 
-/* A namespace of our own with lo up: counters start from zero. */
-static void new_netns(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd;
-
-	KT_ASSERT_OK(unshare(CLONE_NEWNET));
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	KT_ASSERT(fd >= 0);
-	strcpy(ifr.ifr_name, "lo");
-	KT_ASSERT_OK(ioctl(fd, SIOCGIFFLAGS, &ifr));
-	ifr.ifr_flags |= IFF_UP;
-	KT_ASSERT_OK(ioctl(fd, SIOCSIFFLAGS, &ifr));
-	close(fd);
-}
-
 static void setup(void)
 {
 	kt_need_ktls();
-	new_netns();
+	kt_new_netns();
 }
 
 static void raw_pair(int *raw, int *tls, uint16_t version, int dir)
@@ -292,7 +273,7 @@ static void test_netns_isolated(void)
 	pid = fork();
 	KT_ASSERT(pid >= 0);
 	if (pid == 0) {
-		new_netns();
+		kt_new_netns();
 		expect_stats("");
 		raw_pair(&a, &b, TLS12, TLS_TX);
 		kt_install(b, TLS_RX, TLS12, GCM128, SEED);

@@ -121,24 +121,6 @@ static uint8_t *pattern(size_t n, unsigned int seed)
 	return b;
 }
 
-static ssize_t send_typed(int fd, uint8_t type, const void *buf, size_t len,
-			  int flags)
-{
-	char ctl[CMSG_SPACE(1)] = { 0 };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl, .msg_controllen = sizeof(ctl),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_TLS;
-	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
-	cmsg->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(cmsg) = type;
-	return sendmsg(fd, &msg, flags);
-}
-
 /* Every cipher x version, sizes around the record limit. */
 static void test_ciphers_sizes(void)
 {
@@ -224,8 +206,9 @@ static void test_known_answer(void)
 
 				kt_fill_pattern(msg, n, (unsigned int)i);
 				if (i == 2) {
-					KT_ASSERT_EQ(send_typed(p.tx, 22, msg,
-								n, 0), n);
+					KT_ASSERT_EQ(kt_send_type(p.tx, 22,
+								  msg, n, 0),
+						     n);
 					wn = tr_seal(&k, 22, msg, n, want);
 				} else {
 					KT_ASSERT_EQ(send(p.tx, msg, n, 0), n);
@@ -257,15 +240,15 @@ static void test_record_types(void)
 		pair_open(&p, AF_INET, v ? V13 : V12,
 			  TLS_CIPHER_CHACHA20_POLY1305, NULL);
 		for (i = 0; i < sizeof(types); i++) {
-			KT_ASSERT_EQ(send_typed(p.tx, types[i], b, 2, 0), 2);
+			KT_ASSERT_EQ(kt_send_type(p.tx, types[i], b, 2, 0), 2);
 			KT_ASSERT_EQ(expect_data(&p, types[i], b, 2), 1);
 		}
-		KT_ASSERT_EQ(send_typed(p.tx, 22, b, 40000, 0), 40000);
+		KT_ASSERT_EQ(kt_send_type(p.tx, 22, b, 40000, 0), 40000);
 		KT_ASSERT_EQ(expect_data(&p, 22, b, 40000), 3);
 
 		/* An open data record goes out before the typed one. */
 		KT_ASSERT_EQ(send(p.tx, b, 10, MSG_MORE), 10);
-		KT_ASSERT_EQ(send_typed(p.tx, 21, b + 10, 2, 0), 2);
+		KT_ASSERT_EQ(kt_send_type(p.tx, 21, b + 10, 2, 0), 2);
 		KT_ASSERT_EQ(expect_data(&p, 23, b, 10), 1);
 		KT_ASSERT_EQ(expect_data(&p, 21, b + 10, 2), 1);
 		/* ... and data after it is data again. */
@@ -324,7 +307,7 @@ static void test_einval(void)
 
 	pair_open(&p, AF_INET, V13, TLS_CIPHER_AES_GCM_128, NULL);
 	KT_ASSERT_ERRNO(send(p.tx, "abc", 3, MSG_EOR | MSG_MORE), EINVAL);
-	KT_ASSERT_ERRNO(send_typed(p.tx, 22, "abc", 3, MSG_MORE), EINVAL);
+	KT_ASSERT_ERRNO(kt_send_type(p.tx, 22, "abc", 3, MSG_MORE), EINVAL);
 	KT_ASSERT_ERRNO(send(p.tx, "abc", 3, MSG_OOB), EOPNOTSUPP);
 
 	/* Only cmsgs of another level: EINVAL as in-tree. */

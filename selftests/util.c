@@ -4,9 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -194,6 +197,21 @@ void kt_need_ktls(void)
 			strerror(-rc));
 }
 
+void kt_new_netns(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd;
+
+	KT_ASSERT_OK(unshare(CLONE_NEWNET));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	KT_ASSERT(fd >= 0);
+	strcpy(ifr.ifr_name, "lo");
+	KT_ASSERT_OK(ioctl(fd, SIOCGIFFLAGS, &ifr));
+	ifr.ifr_flags |= IFF_UP;
+	KT_ASSERT_OK(ioctl(fd, SIOCSIFFLAGS, &ifr));
+	close(fd);
+}
+
 void kt_write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;
@@ -239,6 +257,46 @@ void kt_fill_pattern(void *buf, size_t n, unsigned int seed)
 		x ^= x << 5;
 		p[i] = (unsigned char)x;
 	}
+}
+
+ssize_t kt_send_type(int fd, uint8_t type, const void *buf, size_t len,
+		     int flags)
+{
+	char ctl[CMSG_SPACE(1)] = { 0 };
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_TLS;
+	cm->cmsg_type = TLS_SET_RECORD_TYPE;
+	cm->cmsg_len = CMSG_LEN(1);
+	*CMSG_DATA(cm) = type;
+	return sendmsg(fd, &msg, flags);
+}
+
+ssize_t kt_recv_type(int fd, void *buf, size_t len, int flags,
+		     uint8_t *type)
+{
+	char ctl[CMSG_SPACE(1)];
+	struct iovec iov = { buf, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *cm;
+	ssize_t r = recvmsg(fd, &msg, flags);
+
+	*type = 0;
+	if (r < 0)
+		return r;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_TLS &&
+	    cm->cmsg_type == TLS_GET_RECORD_TYPE)
+		*type = *CMSG_DATA(cm);
+	return r;
 }
 
 /* --- in-tree tls.ko and kernel log (appended for test_control/test_module) */
@@ -298,4 +356,79 @@ int kt_kmsg_find(int fd, const char *needle)
 		}
 	}
 	return found;
+}
+
+/* --- the same cases against in-tree tls.ko, then ktls (kt_run_phased) */
+
+static void (*kt_phase)(int intree);
+
+/* Unload ktls, load Debian's tls.ko: the intree_* cases run against it. */
+static void kt_use_intree(void)
+{
+	int rc;
+
+	if (kt_module_loaded("ktls"))
+		KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
+	rc = kt_intree_load();
+	if (rc)
+		KT_SKIP("cannot load in-tree tls.ko: %s", strerror(-rc));
+	KT_ASSERT(kt_module_loaded("tls"));
+	if (kt_phase)
+		kt_phase(1);
+}
+
+/* Unload tls.ko and hand "tls" back to ktls for the ktls_* cases. */
+static void kt_use_ktls(void)
+{
+	if (kt_module_loaded("tls"))
+		KT_ASSERT_EQ(kt_module_unload("tls"), 0);
+	KT_ASSERT(!kt_module_loaded("tls"));
+	kt_need_ktls();
+	KT_ASSERT(kt_module_loaded("ktls"));
+	if (kt_phase)
+		kt_phase(0);
+}
+
+static void kt_in_intree(void)
+{
+	if (!kt_module_loaded("tls") || kt_module_loaded("ktls"))
+		KT_SKIP("in-tree tls.ko is not the one loaded");
+	/* The in-tree run always uses its own name. */
+	setenv("KTLS_ULP", "tls", 1);
+}
+
+static void kt_in_ktls(void)
+{
+	KT_ASSERT(kt_module_loaded("ktls"));
+	KT_ASSERT(!kt_module_loaded("tls"));
+}
+
+int kt_run_phased(const char *suite, const struct kt_case *cases, size_t n,
+		  void (*phase)(int intree))
+{
+	static const struct {
+		const char *prefix;
+		void (*use)(void), (*in)(void);
+	} phases[] = {
+		{ "intree", kt_use_intree, kt_in_intree },
+		{ "ktls", kt_use_ktls, kt_in_ktls },
+	};
+	struct kt_case *all = calloc(2 * (n + 1), sizeof(*all));
+	size_t i, k = 0, p;
+	char *name;
+
+	KT_ASSERT(all);
+	kt_phase = phase;
+	for (p = 0; p < 2; p++) {
+		KT_ASSERT(asprintf(&name, "use_%s", phases[p].prefix) > 0);
+		all[k++] = (struct kt_case){ .name = name, .fn = phases[p].use };
+		for (i = 0; i < n; i++) {
+			KT_ASSERT(asprintf(&name, "%s_%s", phases[p].prefix,
+					   cases[i].name) > 0);
+			all[k] = cases[i];
+			all[k].name = name;
+			all[k++].pre = phases[p].in;
+		}
+	}
+	return kt_run(suite, all, k);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <ktls/tls_uapi.h>
@@ -57,10 +58,20 @@ int kt_ktls_load(const char *ulp_name);
 /* Exit the test unless ktls holds kt_ulp(). */
 void kt_need_ktls(void);
 
+/* A network namespace of the process's own, lo up: counters start at 0. */
+void kt_new_netns(void);
+
 /* Read and write exactly n bytes; exit on error or EOF. */
 void kt_write_all(int fd, const void *buf, size_t n);
 void kt_read_all(int fd, void *buf, size_t n);
 void kt_fill_pattern(void *buf, size_t n, unsigned int seed);
+
+/* sendmsg with a TLS_SET_RECORD_TYPE cmsg: one record of this type. */
+ssize_t kt_send_type(int fd, uint8_t type, const void *buf, size_t len,
+		     int flags);
+/* recvmsg; *type is the TLS_GET_RECORD_TYPE cmsg's, 0 without one. */
+ssize_t kt_recv_type(int fd, void *buf, size_t len, int flags,
+		     uint8_t *type);
 
 /*
  * Debian's in-tree tls.ko: loaded from $KTLS_INTREE (or the running
@@ -72,5 +83,17 @@ int kt_intree_load(void);
 int kt_kmsg_open(void);
 /* Drain new kmsg records; how many contain needle (they are printed). */
 int kt_kmsg_find(int fd, const char *needle);
+
+struct kt_case;
+/*
+ * Run every case twice, first against Debian's in-tree tls.ko, then against
+ * ktls, with the same assertions.  The plan: "use_intree", each case as
+ * "intree_NAME", "use_ktls", each case as "ktls_NAME".  use_intree and
+ * use_ktls load their module (the in-tree cases skip if tls.ko does not
+ * load), then call phase(intree) if it is set; each case first checks that
+ * its phase's module is the one loaded.
+ */
+int kt_run_phased(const char *suite, const struct kt_case *cases, size_t n,
+		  void (*phase)(int intree));
 
 #endif /* KTLS_UTIL_H */
