@@ -23,6 +23,9 @@ source "$HERE/../vm/lib.sh"
 VM_TIMEOUT="${KTLS_VM_TIMEOUT:-5400}"
 TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-1800}"
 TIME_SCALE="${KTLS_TIME_SCALE:-4}"
+# Emulated and KASAN-instrumented, the boot-time W+X page table walk alone
+# outlasts the default 20 s soft-lockup limit: allow the maximum (120 s).
+SLOW_BOOT="watchdog_thresh=60"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
 
 tree=$(bash "$HERE/build-kernel.sh")
@@ -59,7 +62,7 @@ log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scal
 set +e
 bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
 	--log "$logs/console.log" --results "$logs/results.log" \
-	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE" &
+	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE $SLOW_BOOT" &
 vmpid=$!
 tail -n +1 -F --pid="$vmpid" "$logs/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[debug] /'
 wait "$vmpid"
