@@ -241,11 +241,7 @@ check garbage_and_truncated_logged [ "$(grep -c 'TLS handshake (server)' serve.l
 curl -sk --http1.1 "$URL/big.bin" 2>/dev/null | head -c 100000 >/dev/null
 check serves_after_bad_peers [ "$(code "$URL/sub/small.txt")" = 200 ]
 # 200 idle TCP connections, and a download meanwhile.
-i=0
-while [ $i -lt 200 ]; do
-	sleep $((20 * S)) | nc 127.0.0.1 "$PORT" >/dev/null 2>&1 &
-	i=$((i + 1))
-done
+"$B/hold_conns" 127.0.0.1 "$PORT" 200 $((20 * S)) &
 # Accepting them all takes a while on a slow (debug) kernel; the first
 # ones must not reach the handshake timeout (10 s x S) meanwhile.
 i=0
