@@ -72,8 +72,9 @@ struct ktls_rx {
 
 	struct aead_request *req;
 	struct scatterlist sg[2];
-	/* The AAD and the ciphertext in TCP's skbs. */
+	/* The AAD and the ciphertext in TCP's skbs; set up once. */
 	struct scatterlist sg_src[KTLS_RX_SRC_SG + 1];
+	unsigned int src_end;		/* the sg_src entry marked last */
 	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
 	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
 	struct page *pages[KTLS_RX_ZC_PAGES];
@@ -491,7 +492,8 @@ static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx *rx,
 	struct sk_buff *skb;
 	int rc;
 
-	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
+	/* Only the end mark changes from record to record. */
+	sg_unmark_end(&rx->sg_src[rx->src_end]);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
 		u32 o = seq - TCP_SKB_CB(skb)->seq;
 		unsigned int n;
@@ -511,7 +513,8 @@ static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx *rx,
 	}
 	if (len || !used)
 		return -EMSGSIZE;
-	sg_mark_end(&sg[used - 1]);
+	rx->src_end = used;
+	sg_mark_end(&rx->sg_src[used]);
 	return 0;
 }
 
@@ -995,6 +998,8 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	memset(rx, 0, sizeof(*rx));
 
 	INIT_LIST_HEAD(&rx->ready);
+	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
+	rx->src_end = ARRAY_SIZE(rx->sg_src) - 1;
 	init_waitqueue_head(&rx->wq);
 	rx->version = c->conf.info.version;
 	rx->eiv = rx->version == TLS_1_3_VERSION ? 0 : ci->explicit_iv;
