@@ -23,7 +23,8 @@ static unsigned int ktls_net_id __read_mostly;
 
 /*
  * In-tree names in the in-tree order, then the rekey ones newer kernels
- * added; the device counters are left out: ktls has no offload.
+ * added; the device counters are left out: ktls has no offload.  Ktls*
+ * names are ktls's own.
  */
 static const char * const ktls_stat_names[KTLS_STAT_MAX] = {
 	[KTLS_STAT_CURR_TX_SW]		= "TlsCurrTxSw",
@@ -38,6 +39,7 @@ static const char * const ktls_stat_names[KTLS_STAT_MAX] = {
 	[KTLS_STAT_RX_REKEY_OK]		= "TlsRxRekeyOk",
 	[KTLS_STAT_RX_REKEY_ERROR]	= "TlsRxRekeyError",
 	[KTLS_STAT_RX_REKEY_RECEIVED]	= "TlsRxRekeyReceived",
+	[KTLS_STAT_TX_POOL_PAGES]	= "KtlsTxPoolPages",
 };
 
 void ktls_stat_add(const struct net *net, enum ktls_stat item, long n)

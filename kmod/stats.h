@@ -21,6 +21,7 @@ enum ktls_stat {
 	KTLS_STAT_RX_REKEY_OK,
 	KTLS_STAT_RX_REKEY_ERROR,
 	KTLS_STAT_RX_REKEY_RECEIVED,
+	KTLS_STAT_TX_POOL_PAGES,	/* ktls's own: TX page pools, now */
 	KTLS_STAT_MAX
 };
 

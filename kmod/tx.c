@@ -20,10 +20,19 @@
 #include <net/inet_common.h>
 #include <net/tcp.h>
 
+#include "stats.h"
 #include "tx.h"
 
 #define KTLS_TX_PT_FRAGS	32	/* plaintext fragments per record */
 #define KTLS_TX_CT_FRAGS	8	/* ciphertext pieces per record */
+#define KTLS_TX_POOL_ORDER	3	/* 32 KiB pool pages, as sk_page_frag */
+#define KTLS_TX_POOL_MAX	64
+#define KTLS_TX_POOL_IDLE	HZ	/* unused this long: pool released */
+
+static unsigned int tx_pool_pages = 16;
+module_param(tx_pool_pages, uint, 0644);
+MODULE_PARM_DESC(tx_pool_pages,
+		 "32 KiB ciphertext pages a sending socket keeps for reuse (0-64, default 16; 0: a fresh page each time, like in-tree)");
 
 /* tx->flags bits */
 #define KTLS_TX_CLOSING		0	/* close() began: no more work */
@@ -49,6 +58,19 @@ struct ktls_tx {
 	unsigned int ct_n;
 	unsigned int ct_len;
 	unsigned int ct_sent;
+
+	/*
+	 * Ciphertext pages kept for reuse: a fresh page costs a zeroing pass
+	 * (init_on_alloc), one TCP has let go of (only our reference left)
+	 * can be written again at once.  frag is the one being filled.
+	 */
+	struct page_frag frag;
+	struct page *pool[KTLS_TX_POOL_MAX];
+	unsigned int pool_n;
+	unsigned int pool_next;
+	unsigned int pool_max;
+	unsigned long pool_used;	/* jiffies of the last pool_get */
+	struct delayed_work trim;
 
 	struct page *pin[KTLS_TX_PT_FRAGS];	/* ktls_tx_seal_user() */
 	u8 inner_type;			/* TLS 1.3 content type byte */
@@ -112,11 +134,65 @@ static int ktls_tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 	return 0;
 }
 
-/* Carve len bytes for the record's ciphertext out of socket page frags. */
+/* A pool page only we still hold, or a new one while the pool has room. */
+static struct page *ktls_tx_pool_get(struct sock *sk, struct ktls_tx *tx)
+{
+	struct page *page = NULL;
+	unsigned int i, j;
+
+	for (i = 0; i < tx->pool_n; i++) {
+		j = (tx->pool_next + i) % tx->pool_n;
+		if (page_ref_count(tx->pool[j]) == 1) {
+			tx->pool_next = j + 1;
+			page = tx->pool[j];
+			goto out;
+		}
+	}
+	if (tx->pool_n == tx->pool_max)
+		goto out;
+	page = alloc_pages(sk->sk_allocation | __GFP_COMP | __GFP_NOWARN |
+			   __GFP_NORETRY, KTLS_TX_POOL_ORDER);
+	if (page) {
+		tx->pool[tx->pool_n++] = page;
+		tx->pool_next = tx->pool_n;
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_TX_POOL_PAGES);
+	}
+out:
+	/* An idle socket gives the pool back (see ktls_tx_trim). */
+	tx->pool_used = jiffies;
+	if (tx->pool_n && !delayed_work_pending(&tx->trim))
+		queue_delayed_work(system_wq, &tx->trim, KTLS_TX_POOL_IDLE);
+	return page;
+}
+
+/*
+ * Room for ciphertext, at least 32 bytes so the header never splits: the
+ * pool's current page, the next free pool page, else the socket's frag.
+ */
+static struct page_frag *ktls_tx_frag(struct sock *sk, struct ktls_tx *tx)
+{
+	struct page_frag *pfrag = &tx->frag;
+	struct page *page;
+
+	if (pfrag->page && pfrag->size - pfrag->offset >= 32)
+		return pfrag;
+	page = ktls_tx_pool_get(sk, tx);
+	if (page) {
+		pfrag->page = page;
+		pfrag->offset = 0;
+		pfrag->size = PAGE_SIZE << KTLS_TX_POOL_ORDER;
+		return pfrag;
+	}
+	pfrag->page = NULL;
+	pfrag = sk_page_frag(sk);
+	return sk_page_frag_refill(sk, pfrag) ? pfrag : NULL;
+}
+
+/* Carve len bytes for the record's ciphertext out of page frags. */
 static int ktls_tx_alloc_ct(struct sock *sk, struct ktls_tx *tx,
 			    unsigned int len)
 {
-	struct page_frag *pfrag = sk_page_frag(sk);
+	struct page_frag *pfrag;
 	unsigned int left = len;
 
 	if (!sk_wmem_schedule(sk, len))
@@ -124,9 +200,9 @@ static int ktls_tx_alloc_ct(struct sock *sk, struct ktls_tx *tx,
 	while (left) {
 		unsigned int n;
 
-		/* A refill leaves >= 32 bytes: the header never splits. */
-		if (tx->ct_n == KTLS_TX_CT_FRAGS ||
-		    !sk_page_frag_refill(sk, pfrag))
+		pfrag = tx->ct_n < KTLS_TX_CT_FRAGS ? ktls_tx_frag(sk, tx) :
+						      NULL;
+		if (!pfrag)
 			goto undo;
 		n = min(left, pfrag->size - pfrag->offset);
 		bvec_set_page(&tx->ct[tx->ct_n++], pfrag->page, n,
@@ -618,6 +694,44 @@ static int ktls_tx_shutdown(struct socket *sock, int how)
 	return inet_shutdown(sock, how);
 }
 
+/* Drop our references to the pool's pages; TCP keeps those in flight. */
+static void ktls_tx_pool_release(struct ktls_tx *tx)
+{
+	ktls_stat_add(sock_net(tx->sk), KTLS_STAT_TX_POOL_PAGES,
+		      -(long)tx->pool_n);
+	tx->frag.page = NULL;
+	while (tx->pool_n)
+		put_page(tx->pool[--tx->pool_n]);
+	tx->pool_next = 0;
+}
+
+/*
+ * A socket that stopped sending holds no pages: the pool only saves the
+ * zeroing of pages during a transfer, not worth memory kept for idle
+ * connections.
+ */
+static void ktls_tx_trim(struct work_struct *work)
+{
+	struct ktls_tx *tx = container_of(to_delayed_work(work),
+					  struct ktls_tx, trim);
+	unsigned long idle_at;
+
+	/* close() flushes under the socket lock alone. */
+	mutex_lock(&tx->lock);
+	lock_sock(tx->sk);
+	idle_at = tx->pool_used + KTLS_TX_POOL_IDLE;
+	/* Closing: ktls_tx_free() releases the pool. */
+	if (!test_bit(KTLS_TX_CLOSING, &tx->flags)) {
+		if (time_before(jiffies, idle_at))
+			queue_delayed_work(system_wq, &tx->trim,
+					   idle_at - jiffies);
+		else
+			ktls_tx_pool_release(tx);
+	}
+	release_sock(tx->sk);
+	mutex_unlock(&tx->lock);
+}
+
 static void ktls_tx_work(struct work_struct *work)
 {
 	struct ktls_tx *tx = container_of(work, struct ktls_tx, work);
@@ -656,8 +770,11 @@ int ktls_tx_init(struct sock *sk, struct ktls_context *ctx)
 		return -ENOMEM;
 	}
 	tx->sk = sk;
+	tx->pool_max = min_t(unsigned int, READ_ONCE(tx_pool_pages),
+			     KTLS_TX_POOL_MAX);
 	mutex_init(&tx->lock);
 	INIT_WORK(&tx->work, ktls_tx_work);
+	INIT_DELAYED_WORK(&tx->trim, ktls_tx_trim);
 	ctx->tx = tx;
 	return 0;
 }
@@ -707,6 +824,8 @@ void ktls_tx_free(struct ktls_context *ctx)
 	struct ktls_tx *tx = ctx->tx;
 
 	cancel_work_sync(&tx->work);
+	cancel_delayed_work_sync(&tx->trim);
+	ktls_tx_pool_release(tx);
 	aead_request_free(tx->req);
 	mutex_destroy(&tx->lock);
 	/* The nonce and AAD copies are key-derived state. */

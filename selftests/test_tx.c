@@ -374,7 +374,7 @@ static void wait_child_ok(pid_t pid)
 }
 
 static void sendfile_one(uint16_t version, uint16_t cipher, size_t len,
-			 off_t start)
+			 off_t start, int slow_us)
 {
 	uint8_t *b = pattern(len, 21);
 	char path[] = "/tmp/ktls-tx-XXXXXX";
@@ -388,7 +388,7 @@ static void sendfile_one(uint16_t version, uint16_t cipher, size_t len,
 	unlink(path);
 	kt_write_all(fd, b, len);
 	pair_open(&p, AF_INET, version, cipher, NULL);
-	pid = reader_child(&p, b + start, len - start, 0);
+	pid = reader_child(&p, b + start, len - start, slow_us);
 	while ((size_t)off < len) {
 		ssize_t n = sendfile(p.tx, fd, &off, len - off);
 
@@ -403,9 +403,97 @@ static void sendfile_one(uint16_t version, uint16_t cipher, size_t len,
 /* Page-cache pages go into records byte-exact, aligned or not. */
 static void test_sendfile(void)
 {
-	sendfile_one(V12, TLS_CIPHER_AES_GCM_128, 4 << 20, 0);
-	sendfile_one(V13, TLS_CIPHER_CHACHA20_POLY1305, (1 << 20) + 123, 1000);
-	sendfile_one(V12, TLS_CIPHER_AES_CCM_128, 100000, 4095);
+	sendfile_one(V12, TLS_CIPHER_AES_GCM_128, 4 << 20, 0, 0);
+	sendfile_one(V13, TLS_CIPHER_CHACHA20_POLY1305, (1 << 20) + 123, 1000,
+		     0);
+	sendfile_one(V12, TLS_CIPHER_AES_CCM_128, 100000, 4095, 0);
+}
+
+#define POOL_PARAM	"/sys/module/ktls/parameters/tx_pool_pages"
+
+static unsigned int pool_get(void)
+{
+	unsigned int n;
+	FILE *f = fopen(POOL_PARAM, "r");
+
+	KT_ASSERT(f);
+	KT_ASSERT_EQ(fscanf(f, "%u", &n), 1);
+	fclose(f);
+	return n;
+}
+
+static void pool_set(unsigned int n)
+{
+	FILE *f = fopen(POOL_PARAM, "w");
+
+	KT_ASSERT(f);
+	KT_ASSERT(fprintf(f, "%u\n", n) > 0);
+	KT_ASSERT_OK(fclose(f));
+	KT_ASSERT_EQ(pool_get(), n);
+}
+
+/* KtlsTxPoolPages of this netns: pool pages held by all sockets. */
+static long pool_pages(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/net/ktls_stat", "r");
+
+	KT_ASSERT(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "KtlsTxPoolPages %ld", &v);
+	fclose(f);
+	KT_ASSERT(v >= 0);
+	return v;
+}
+
+/*
+ * Ciphertext pages are reused once TCP let go of them.  With a pool of 1
+ * or 2 pages and a slow reader most records come from pages that were in
+ * flight a moment ago (or from the fallback): every byte must still open
+ * to what was sent, by sendfile() and by send() of odd sizes.
+ */
+static void test_page_pool(void)
+{
+	static const unsigned int sizes[] = { 1, 2, 0, 64 };
+	unsigned int keep, i, t;
+	size_t len = 3 << 20, off, n;
+	long held;
+	uint8_t *b = pattern(len, 22);
+	struct pair p;
+	pid_t pid;
+
+	kt_need_ktls();
+	kt_new_netns();
+	keep = pool_get();
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		pool_set(sizes[i]);
+		sendfile_one(V13, TLS_CIPHER_AES_GCM_128, len, 0, 300);
+		pair_open(&p, AF_INET, V12, TLS_CIPHER_AES_GCM_256, NULL);
+		pid = reader_child(&p, b, len, 300);
+		for (off = 0; off < len; off += n) {
+			n = 1000 + (off * 7919) % 40000;
+			if (n > len - off)
+				n = len - off;
+			kt_write_all(p.tx, b + off, n);
+		}
+		/* The pool grew, within its bound. */
+		held = pool_pages();
+		if (held < !!sizes[i] || held > sizes[i])
+			KT_FAIL("pool of %u holds %ld pages", sizes[i], held);
+		if (sizes[i] == 64) {
+			/* An idle sender gives its pages back (after 1 s). */
+			for (t = 0; t < 50 * kt_time_scale() && pool_pages();
+			     t++)
+				usleep(100 * 1000);
+			KT_ASSERT_EQ(pool_pages(), 0);
+		}
+		close(p.tx);
+		wait_child_ok(pid);
+		KT_ASSERT_EQ(pool_pages(), 0);
+	}
+	pool_set(keep);
+	free(b);
 }
 
 static void test_splice(void)
@@ -900,6 +988,7 @@ KT_MAIN("tx",
 	KT_CASE(test_msg_more_eor),
 	KT_CASE(test_einval),
 	KT_CASE_T(test_sendfile, 240),
+	KT_CASE_T(test_page_pool, 300),
 	KT_CASE_T(test_splice, 240),
 	KT_CASE_T(test_nonblock, 240),
 	KT_CASE_T(test_concurrent, 240),

@@ -11,10 +11,13 @@
  *   send-16k/1k/100  send() of fixed-size messages; ktls, intree
  * The receiver of TX rows reads and discards raw bytes.
  *
- * Runs of a row are interleaved (A B C A B C ...).  Every measured run is
+ * Runs of a row are interleaved, the order reversed every repetition
+ * (A B C C B A A B C ...).  Every measured run is
  * wrapped in marker instructions (see count.c) so a QEMU plugin can count
  * guest instructions; on real hardware they are NOPs.  One line per run:
- *   run ROW IMPL VER CIPHER rep=R bytes=N ns=T mark=M
+ *   run ROW IMPL VER CIPHER rep=R bytes=N ns=T mark=M ctxt=C intr=I idle=T
+ * (the guest's context switches, interrupts and idle USER_HZ ticks, all
+ * CPUs, during the run)
  * and after each row one line per implementation:
  *   row ROW IMPL VER CIPHER median_mbps=X runs=R
  * Before its measured runs each implementation of a row is checked once on
@@ -435,10 +438,51 @@ static int do_send(int fd, size_t msg, size_t bytes)
 	return done == bytes ? 0 : -1;
 }
 
+/*
+ * Guest scheduler counters around a run: under TCG wall time is not only
+ * instructions; idle vCPUs and context switches (each CR3 load empties
+ * QEMU's soft TLB) cost time the instruction count does not show.
+ */
+struct gstat {
+	unsigned long long ctxt, intr, idle;	/* idle in USER_HZ ticks */
+};
+
+static void gstat_read(struct gstat *g)
+{
+	unsigned long long v[5] = { 0 };
+	char line[256];
+	FILE *f = fopen("/proc/stat", "r");
+
+	memset(g, 0, sizeof(*g));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "cpu %llu %llu %llu %llu %llu", &v[0], &v[1],
+			   &v[2], &v[3], &v[4]) == 5)
+			g->idle = v[3] + v[4];
+		else
+			sscanf(line, "ctxt %llu", &g->ctxt);
+		if (!strncmp(line, "intr ", 5))
+			sscanf(line + 5, "%llu", &g->intr);
+	}
+	fclose(f);
+}
+
+static void gstat_delta(struct gstat *d, const struct gstat *a)
+{
+	struct gstat b;
+
+	gstat_read(&b);
+	d->ctxt = b.ctxt - a->ctxt;
+	d->intr = b.intr - a->intr;
+	d->idle = b.idle - a->idle;
+}
+
 struct result {
 	uint64_t ns;
 	unsigned int mark;
 	const char *err;
+	struct gstat gs;
 };
 
 static void reap(pid_t pid)
@@ -468,6 +512,7 @@ static struct result run_tx(const struct row *r, enum impl im,
 {
 	union kt_crypto_info ci;
 	struct result res = { 0 };
+	struct gstat gs0;
 	int cli, srv, p[2], rc;
 	long long got;
 	uint64_t t0;
@@ -494,6 +539,7 @@ static struct result run_tx(const struct row *r, enum impl im,
 	close(p[1]);
 	timed_out = 0;
 	alarm(check ? check_timeout_s : timeout_s);
+	gstat_read(&gs0);
 	if (!check)
 		mark_start();
 	t0 = now_ns();
@@ -509,6 +555,7 @@ static struct result run_tx(const struct row *r, enum impl im,
 	res.ns = now_ns() - t0;
 	if (!check)
 		res.mark = mark_stop();
+	gstat_delta(&res.gs, &gs0);
 	alarm(0);
 	close(p[0]);
 	reap(pid);
@@ -654,6 +701,7 @@ static struct result run_rx(enum impl im, const struct cfg *c, size_t bytes,
 	union kt_crypto_info ci;
 	static char err[128];
 	struct result res = { 0 };
+	struct gstat gs0;
 	int cli, srv, go[2];
 	long long got;
 	uint64_t t0;
@@ -684,6 +732,7 @@ static struct result run_rx(enum impl im, const struct cfg *c, size_t bytes,
 	timed_out = 0;
 	rx_got = 0;
 	alarm(check ? check_timeout_s : timeout_s);
+	gstat_read(&gs0);
 	if (!check)
 		mark_start();
 	t0 = now_ns();
@@ -693,6 +742,7 @@ static struct result run_rx(enum impl im, const struct cfg *c, size_t bytes,
 	res.ns = now_ns() - t0;
 	if (!check)
 		res.mark = mark_stop();
+	gstat_delta(&res.gs, &gs0);
 	alarm(0);
 	close(go[1]);
 	close(srv);
@@ -776,14 +826,16 @@ static void bench_row(const struct row *r, const enum impl *impls,
 	fflush(stdout);
 	for (rep = 0; rep < reps; rep++) {
 		for (i = 0; i < nimpl; i++) {
-			im = impls[i];
+			/* A B C, C B A, ...: neither goes first every time. */
+			im = impls[rep % 2 ? nimpl - 1 - i : i];
 			if (!live[im])
 				continue;
 			res = run_one(r, im, c, r->bytes, 0);
-			printf("run %s %s %s %s rep=%u bytes=%zu ns=%llu mark=%u%s%s\n",
+			printf("run %s %s %s %s rep=%u bytes=%zu ns=%llu mark=%u ctxt=%llu intr=%llu idle=%llu%s%s\n",
 			       r->name, impl_name[im], c->vname, c->cname,
 			       rep, r->bytes, (unsigned long long)res.ns,
-			       res.mark, res.err ? " error=" : "",
+			       res.mark, res.gs.ctxt, res.gs.intr,
+			       res.gs.idle, res.err ? " error=" : "",
 			       res.err ? res.err : "");
 			fflush(stdout);
 			if (res.err) {

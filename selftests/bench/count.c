@@ -7,7 +7,8 @@
  *   nopl 0x4b544c00+N(%rax)   = 0f 1f 80 <00+N> 4c 54 4b
  * which compilers never emit (padding NOPs use displacement 0) and which
  * are harmless everywhere, also on real hardware.  N = 1 starts a window,
- * N = 2 ends it and prints "ktls-count <seq> <instructions>" with
+ * N = 2 ends it and prints "ktls-count <seq> <instructions> blocks=<n>"
+ * (translated blocks executed) with
  * qemu_plugin_outs() (visible with -d plugin -D FILE).  Instructions of all
  * vCPUs, kernel and user, are counted; use -accel tcg,thread=single so one
  * plain counter is exact.
@@ -16,7 +17,7 @@
  * profiles: every translated block gets a record {guest vaddr, instruction
  * count, counter} and an inline add on that record's counter; a start marker
  * zeroes all counters, a stop marker writes DIR/prof-<seq>.txt with lines
- * "<hex vaddr> <instructions>", summed over the records of one vaddr (blocks
+ * "<hex vaddr> <instructions> <executions>", summed over the records of one vaddr (blocks
  * get retranslated), nonzero only.  The plain count is kept as before.
  *
  * Debian ships no qemu-plugin.h: the few API pieces used are declared here
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
 
@@ -81,8 +83,25 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
 /* Bumped inline by every executed TB by its instruction count. */
 static uint64_t insns;
 static uint64_t start_at;
+/* Blocks executed: under TCG each costs a dispatch, more so after ret. */
+static uint64_t blocks;
+static uint64_t blocks_at;
 static uint64_t seq;
 static bool open_window;
+/*
+ * Host CPU time of the emulation: with thread=single every vCPU runs in
+ * the thread that calls mark(), so its CPU time is the emulation work,
+ * without host scheduling noise and without time all vCPUs sat idle.
+ */
+static uint64_t cpu_at;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /*
  * Profile mode.  Records live in fixed-size chunks that never move: QEMU
@@ -143,6 +162,7 @@ static void prof_zero(void)
 struct prof_out {
 	uint64_t vaddr;
 	uint64_t count;
+	uint64_t execs;
 };
 
 static int cmp_out(const void *a, const void *b)
@@ -175,15 +195,19 @@ static void prof_write(uint64_t nr)
 		for (i = 0; i < c->used; i++)
 			if (c->rec[i].count) {
 				out[n].vaddr = c->rec[i].vaddr;
-				out[n++].count = c->rec[i].count;
+				out[n].count = c->rec[i].count;
+				out[n++].execs = c->rec[i].count /
+						 c->rec[i].n;
 			}
 	qsort(out, n, sizeof(*out), cmp_out);
 	/* Merge the records of one address. */
 	for (i = 0, m = 0; i < n; i++) {
-		if (m && out[m - 1].vaddr == out[i].vaddr)
+		if (m && out[m - 1].vaddr == out[i].vaddr) {
 			out[m - 1].count += out[i].count;
-		else
+			out[m - 1].execs += out[i].execs;
+		} else {
 			out[m++] = out[i];
+		}
 	}
 	snprintf(path, sizeof(path), "%s/prof-%" PRIu64 ".txt", prof_dir, nr);
 	f = fopen(path, "w");
@@ -196,8 +220,8 @@ static void prof_write(uint64_t nr)
 		return;
 	}
 	for (i = 0; i < m; i++)
-		fprintf(f, "%" PRIx64 " %" PRIu64 "\n", out[i].vaddr,
-			out[i].count);
+		fprintf(f, "%" PRIx64 " %" PRIu64 " %" PRIu64 "\n",
+			out[i].vaddr, out[i].count, out[i].execs);
 	if (fclose(f)) {
 		snprintf(line, sizeof(line),
 			 "ktls-count prof: write error prof-%" PRIu64 ".txt\n",
@@ -210,19 +234,25 @@ static void prof_write(uint64_t nr)
 static void mark(unsigned int vcpu, void *udata)
 {
 	uintptr_t what = (uintptr_t)udata;
-	char line[96];
+	char line[128];
 
 	(void)vcpu;
 	if (what == MARK_START) {
 		start_at = insns;
+		blocks_at = blocks;
+		cpu_at = thread_cpu_ns();
 		open_window = true;
 		if (prof_dir)
 			prof_zero();
 		return;
 	}
 	/* A stop without a start still gets a line: the bench counts them. */
-	snprintf(line, sizeof(line), "ktls-count %" PRIu64 " %" PRIu64 "\n",
-		 ++seq, open_window ? insns - start_at : 0);
+	snprintf(line, sizeof(line),
+		 "ktls-count %" PRIu64 " %" PRIu64 " blocks=%" PRIu64
+		 " cpu_ns=%" PRIu64 "\n",
+		 ++seq, open_window ? insns - start_at : 0,
+		 open_window ? blocks - blocks_at : 0,
+		 open_window ? thread_cpu_ns() - cpu_at : 0);
 	if (prof_dir && open_window && !prof_broken)
 		prof_write(seq);
 	open_window = false;
@@ -255,6 +285,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	(void)id;
 	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
 						 &insns, n);
+	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+						 &blocks, 1);
 	if (prof_dir && !prof_broken) {
 		rec = prof_new(qemu_plugin_tb_vaddr(tb), n);
 		if (rec)

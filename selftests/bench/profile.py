@@ -110,7 +110,7 @@ def parse_counts(path):
     counts = {}
     for line in read_lines(path):
         p = line.split()
-        if len(p) == 3 and p[0] == "ktls-count" and p[1].isdigit():
+        if len(p) >= 3 and p[0] == "ktls-count" and p[1].isdigit():
             counts[int(p[1])] = int(p[2])
     return counts
 
@@ -119,7 +119,7 @@ def load_profile(path, syms):
     funcs, total = {}, 0
     for line in read_lines(path):
         p = line.split()
-        if len(p) != 2:
+        if len(p) < 2:
             continue
         n = int(p[1])
         name = syms.name(int(p[0], 16))
