@@ -60,6 +60,8 @@ bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
 
 log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scale $TIME_SCALE) [$(elapsed)]"
 set +e
+# Empty before tail starts: it would first replay the last run's results.
+: >"$logs/results.log"
 bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
 	--log "$logs/console.log" --results "$logs/results.log" \
 	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE $SLOW_BOOT" &
