@@ -7,8 +7,8 @@
 #
 #   bash selftests/bench/run-bench.sh [SERIES...]   (default $KERNELS or "6.1 6.12")
 #
-# Environment (defaults keep a full run for two kernels near 30 minutes on
-# a 2-core host):
+# Environment (defaults keep a full run for two kernels near 14 minutes on
+# an idle 2-core host):
 #   BENCH_MB        sendfile file / RX stream size in MiB (default 16)
 #   BENCH_SEND_MB   send-16k total in MiB; send-1k a quarter, send-100 a
 #                   sixteenth (default 4)
