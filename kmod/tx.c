@@ -716,8 +716,16 @@ static void ktls_tx_trim(struct work_struct *work)
 					  struct ktls_tx, trim);
 	unsigned long idle_at;
 
+	/*
+	 * A sender holds tx->lock, maybe blocked for good on a stalled peer:
+	 * not idle, and not worth a worker stuck on the mutex.  Look again
+	 * later.
+	 */
+	if (!mutex_trylock(&tx->lock)) {
+		queue_delayed_work(system_wq, &tx->trim, KTLS_TX_POOL_IDLE);
+		return;
+	}
 	/* close() flushes under the socket lock alone. */
-	mutex_lock(&tx->lock);
 	lock_sock(tx->sk);
 	idle_at = tx->pool_used + KTLS_TX_POOL_IDLE;
 	/* Closing: ktls_tx_free() releases the pool. */

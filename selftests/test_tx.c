@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -740,6 +741,71 @@ static void test_close_stalled(void)
 	free(b);
 }
 
+/* Tasks whose kernel stack shows fn (a worker stuck in it). */
+static int tasks_in(const char *fn)
+{
+	char path[300], line[256];
+	struct dirent *d;
+	int hits = 0;
+	DIR *dir = opendir("/proc");
+	FILE *f;
+
+	KT_ASSERT(dir);
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stack", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			hits += !!strstr(line, fn);
+		fclose(f);
+	}
+	closedir(dir);
+	return hits;
+}
+
+/*
+ * A sender blocked for good on a stalled peer holds the TX lock; the idle
+ * pool trim must not park a kernel worker on it (hung-task reports after
+ * 120 s, one stuck worker per such socket): it looks again later, and
+ * the pool stays, since the socket is not idle.
+ */
+static void test_trim_blocked_sender(void)
+{
+	const size_t len = 1 << 20;
+	uint8_t *b = pattern(len, 29);
+	FILE *f = fopen("/proc/self/stack", "r");
+	struct pair p;
+	pid_t pid;
+
+	KT_ASSERT(f);	/* CONFIG_STACKTRACE: the check below needs it */
+	fclose(f);
+	kt_new_netns();
+	small_window_pair(&p, V13, TLS_CIPHER_AES_GCM_128);
+	pid = fork();
+	KT_ASSERT(pid >= 0);
+	if (!pid) {
+		close(p.peer);
+		kt_write_all(p.tx, b, len);
+		_exit(KT_EXIT_PASS);
+	}
+	/* The trim runs 1 s after the last page taken, then every second. */
+	sleep(3 * kt_time_scale());
+	if (tasks_in("ktls_tx_trim")) {
+		usleep(200 * 1000);
+		if (tasks_in("ktls_tx_trim"))
+			KT_FAIL("a worker is stuck in ktls_tx_trim");
+	}
+	KT_ASSERT(pool_pages() > 0);
+	expect_data(&p, 23, b, len);
+	wait_child_ok(pid);
+	pair_close(&p);
+	KT_ASSERT_EQ(pool_pages(), 0);
+	free(b);
+}
+
 /* SO_SNDTIMEO bounds a blocking send when nobody reads. */
 static void test_sndtimeo(void)
 {
@@ -994,6 +1060,7 @@ KT_MAIN("tx",
 	KT_CASE_T(test_concurrent, 240),
 	KT_CASE_T(test_pending_push, 30),
 	KT_CASE_T(test_close_stalled, 60),
+	KT_CASE_T(test_trim_blocked_sender, 60),
 	KT_CASE(test_sndtimeo),
 	KT_CASE(test_close_flush),
 	KT_CASE(test_epipe),
