@@ -457,13 +457,13 @@ static void gstat_read(struct gstat *g)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "cpu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		/* "cpu " only: "cpu %llu" would also take "cpu0 ..." lines. */
+		if (!strncmp(line, "cpu ", 4) &&
+		    sscanf(line + 4, "%llu %llu %llu %llu %llu", &v[0], &v[1],
 			   &v[2], &v[3], &v[4]) == 5)
 			g->idle = v[3] + v[4];
-		else
-			sscanf(line, "ctxt %llu", &g->ctxt);
-		if (!strncmp(line, "intr ", 5))
-			sscanf(line + 5, "%llu", &g->intr);
+		else if (sscanf(line, "ctxt %llu", &g->ctxt) != 1)
+			sscanf(line, "intr %llu", &g->intr);
 	}
 	fclose(f);
 }
