@@ -24,22 +24,6 @@
 #define TLS13	TLS_1_3_VERSION
 #define GCM128	TLS_CIPHER_AES_GCM_128
 
-static long stat_of(const char *name)
-{
-	char line[256], n[64];
-	long v, found = -1;
-	FILE *f = fopen("/proc/net/ktls_stat", "r");
-
-	KT_ASSERT(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", n, &v) == 2 && !strcmp(n, name))
-			found = v;
-	fclose(f);
-	if (found < 0)
-		KT_FAIL("no counter %s", name);
-	return found;
-}
-
 static void setup(void)
 {
 	kt_need_ktls();
@@ -136,10 +120,10 @@ static void tx_rekey(uint16_t cipher)
 	KT_ASSERT(type == 23 && !memcmp(pt, "new key", 7));
 	KT_ASSERT_EQ(read_rec(a, &k2, &type, pt), 5);
 	KT_ASSERT(type == 23 && !memcmp(pt, "again", 5));
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyOk"), 1);
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyError"), 0);
-	KT_ASSERT_EQ(stat_of("TlsTxSw"), 1);
-	KT_ASSERT_EQ(stat_of("TlsCurrTxSw"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyOk"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyError"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsTxSw"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsCurrTxSw"), 1);
 }
 
 static void test_tx_rekey_gcm(void)
@@ -170,10 +154,10 @@ static void test_rekey_refused(void)
 				TLS_CIPHER_CHACHA20_POLY1305, 2), EINVAL);
 	n = kt_fill_info(&ci, TLS13, GCM128, 2);
 	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, TLS_RX, &ci, n + 1), EINVAL);
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyError"), 2);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyError"), 2);
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyOk"), 0);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyOk"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyError"), 2);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyError"), 2);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyOk"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk"), 0);
 	/* The old keys stay. */
 	check_getsockopt_key(b, TLS_TX, GCM128, 1);
 	check_getsockopt_key(b, TLS_RX, GCM128, 1);
@@ -186,8 +170,8 @@ static void test_rekey_refused(void)
 	kt_install(b, TLS_RX, TLS12, GCM128, 1);
 	KT_ASSERT_ERRNO(set_key(b, TLS_TX, TLS12, GCM128, 2), EBUSY);
 	KT_ASSERT_ERRNO(set_key(b, TLS_RX, TLS12, GCM128, 2), EBUSY);
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyError"), 2);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyError"), 2);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyError"), 2);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyError"), 2);
 }
 
 static const uint8_t key_update[] = { 24, 0, 0, 1, 0 };
@@ -217,7 +201,7 @@ static void test_rx_key_update(void)
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, 22);
 	KT_ASSERT(!memcmp(buf, key_update, sizeof(key_update)));
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyReceived"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 1);
 
 	/* Paused: no POLLIN, reads and splice say the key expired. */
 	KT_ASSERT(!readable(b));
@@ -237,10 +221,10 @@ static void test_rx_key_update(void)
 	KT_ASSERT_EQ(splice(b, NULL, p[1], NULL, 100, 0), 4);
 	KT_ASSERT_EQ(read(p[0], buf, sizeof(buf)), 4);
 	KT_ASSERT(!memcmp(buf, "more", 4));
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyOk"), 1);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyError"), 0);
-	KT_ASSERT_EQ(stat_of("TlsDecryptError"), 0);
-	KT_ASSERT_EQ(stat_of("TlsRxSw"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyError"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsDecryptError"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsRxSw"), 1);
 }
 
 /* A reader blocked across the KeyUpdate; the new key arrives later. */
@@ -286,8 +270,8 @@ static void test_rx_replace_key(void)
 	send_rec(a, &k2, 23, "two", 3);
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 3);
 	KT_ASSERT(type == 23 && !memcmp(buf, "two", 3));
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyOk"), 1);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyReceived"), 0);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 0);
 }
 
 /* Both ends ktls: a full update in both directions, byte-exact. */
@@ -316,9 +300,9 @@ static void test_both_ends(void)
 	KT_ASSERT_OK(set_key(b, TLS_RX, TLS13, GCM128, 2));
 	kt_read_all(b, got + 30000, sizeof(data) - 30000);
 	KT_ASSERT(!memcmp(got, data, sizeof(data)));
-	KT_ASSERT_EQ(stat_of("TlsTxRekeyOk"), 1);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyOk"), 1);
-	KT_ASSERT_EQ(stat_of("TlsRxRekeyReceived"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyOk"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk"), 1);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 1);
 }
 
 KT_MAIN("ktls_rekey",

@@ -433,19 +433,10 @@ static void pool_set(unsigned int n)
 	KT_ASSERT_EQ(pool_get(), n);
 }
 
-/* KtlsTxPoolPages of this netns: pool pages held by all sockets. */
+/* Pool pages held by all sockets of this netns. */
 static long pool_pages(void)
 {
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/net/ktls_stat", "r");
-
-	KT_ASSERT(f);
-	while (fgets(line, sizeof(line), f))
-		sscanf(line, "KtlsTxPoolPages %ld", &v);
-	fclose(f);
-	KT_ASSERT(v >= 0);
-	return v;
+	return kt_stat("KtlsTxPoolPages");
 }
 
 /*

@@ -212,6 +212,22 @@ void kt_new_netns(void)
 	close(fd);
 }
 
+long kt_stat(const char *name)
+{
+	char line[256], n[64];
+	long v, found = -1;
+	FILE *f = fopen("/proc/net/ktls_stat", "r");
+
+	KT_ASSERT(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", n, &v) == 2 && !strcmp(n, name))
+			found = v;
+	fclose(f);
+	if (found < 0)
+		KT_FAIL("no counter %s", name);
+	return found;
+}
+
 void kt_write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;

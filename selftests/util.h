@@ -60,6 +60,8 @@ void kt_need_ktls(void);
 
 /* A network namespace of the process's own, lo up: counters start at 0. */
 void kt_new_netns(void);
+/* One counter of this netns's /proc/net/ktls_stat; fails if absent. */
+long kt_stat(const char *name);
 
 /* Read and write exactly n bytes; exit on error or EOF. */
 void kt_write_all(int fd, const void *buf, size_t n);
