@@ -131,5 +131,25 @@ build_module() {
 		log "FAIL: build for $rel produced no kmod/ktls.ko (log: $blog)"
 		return 1
 	fi
+	build_test_modules "$hdr" "$bdir/testmod" "$blog" "$@" || return 1
 	echo "$bdir"
+}
+
+# Test-only helper modules (selftests/kmod/*.c, never installed): built
+# into DIR beside the module, so every rig that ships "$bdir"/**/*.ko
+# gives them to the guest as /ktls/NAME.ko.
+build_test_modules() {
+	local hdr=$1 dir=$2 blog=$3 src="$KTLS_REPO/selftests/kmod"
+	shift 3
+	[[ -f "$src/Kbuild" ]] || return 0
+	mkdir -p "$dir"
+	rsync -rlp --checksum --delete --exclude='*.o' --exclude='*.ko' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' \
+		--exclude=modules.order --exclude=Module.symvers \
+		"$src/" "$dir/"
+	if ! make -C "$hdr" M="$dir" -j"$(nproc)" "$@" modules >>"$blog" 2>&1; then
+		log "FAIL: test module build; last lines of $blog:"
+		tail -n 40 "$blog" >&2
+		return 1
+	fi
 }
