@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * proto_ops.read_sock on a TLS_RX socket, as in-kernel consumers (the
+ * nvme-tcp host over TLS) use it: decrypted data records only, a control
+ * record stops it, and a record partly read by read_sock continues in
+ * recvmsg() and the other way round.
+ *
+ * The test module /ktls/ktls_test_readsock.ko calls read_sock on a socket
+ * of this process (selftests/kmod/ktls_test_readsock.c) and hands back what
+ * its actor took, call by call.  Records are sealed by the independent
+ * codec lib_tlsrec.  Every case runs against Debian's in-tree tls.ko, then
+ * ktls, with the same assertions.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lib_tlsrec.h"
+#include "util.h"
+
+#define TLS12	TLS_1_2_VERSION
+#define TLS13	TLS_1_3_VERSION
+#define T_DATA	23
+#define T_HS	22
+#define T_ALERT	21
+#define SEED	5
+
+#define RS_KO		"/ktls/ktls_test_readsock.ko"
+#define RS_PROC		"/proc/ktls_test_readsock"
+#define RS_MAX_CALLS	64
+#define RS_BUF_SIZE	(256 * 1024)
+#define RS_ALL		(1u << 20)
+
+/* What the module returns (struct rs_out there). */
+struct rs_result {
+	int32_t ret;
+	uint32_t calls;
+	uint32_t len;
+	uint32_t call_len[RS_MAX_CALLS];
+	uint8_t data[RS_BUF_SIZE];
+};
+
+/* The versions and ciphers every case runs with. */
+static const struct {
+	uint16_t version, cipher;
+} variants[] = {
+	{ TLS12, TLS_CIPHER_AES_GCM_128 },
+	{ TLS13, TLS_CIPHER_CHACHA20_POLY1305 },
+};
+#define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+struct pair {
+	int rx, tx;
+	struct tr_keys k;
+};
+
+static void pair_open(struct pair *p, int variant)
+{
+	uint16_t version = variants[variant].version;
+	uint16_t cipher = variants[variant].cipher;
+	union kt_crypto_info ci;
+	int one = 1;
+
+	kt_diag("%s %s", kt_cipher(cipher)->name,
+		version == TLS12 ? "1.2" : "1.3");
+	memset(p, 0, sizeof(*p));
+	kt_tcp_pair(AF_INET, &p->tx, &p->rx);
+	KT_ASSERT_OK(setsockopt(p->tx, IPPROTO_TCP, TCP_NODELAY, &one,
+				sizeof(one)));
+	kt_install(p->rx, TLS_RX, version, cipher, SEED);
+	kt_fill_info(&ci, version, cipher, SEED);
+	tr_keys_from_info(&p->k, &ci);
+}
+
+static void pair_close(struct pair *p)
+{
+	close(p->rx);
+	close(p->tx);
+}
+
+static size_t seal(struct pair *p, uint8_t type, const void *pt, size_t len,
+		   uint8_t *out)
+{
+	size_t n = tr_seal(&p->k, type, pt, len, out);
+
+	KT_ASSERT(n > 0);
+	return n;
+}
+
+static void send_rec(struct pair *p, uint8_t type, const void *pt,
+		     size_t len)
+{
+	static uint8_t rec[TR_MAX_REC];
+
+	kt_write_all(p->tx, rec, seal(p, type, pt, len, rec));
+}
+
+/* Loopback: the rx end has everything the peer wrote. */
+static void settle(void)
+{
+	usleep(50000);
+}
+
+static void expect_bytes(const void *got, const void *want, size_t n)
+{
+	if (memcmp(got, want, n)) {
+		size_t i = 0;
+
+		while (((const uint8_t *)got)[i] == ((const uint8_t *)want)[i])
+			i++;
+		KT_FAIL("bytes differ at %zu of %zu", i, n);
+	}
+}
+
+/* In-tree tls.ko implements read_sock only where tls_sw_read_sock is. */
+static int intree_has_read_sock(void)
+{
+	char line[256];
+	int found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	KT_ASSERT(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " tls_sw_read_sock") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Every case: the test module loaded, and a read_sock worth comparing. */
+static void need_read_sock(void)
+{
+	int rc;
+
+	if (!kt_module_loaded("ktls_test_readsock")) {
+		rc = kt_module_load(RS_KO, NULL);
+		if (rc && rc != -EEXIST)
+			KT_FAIL("cannot load %s: %s", RS_KO, strerror(-rc));
+	}
+	if (!kt_module_loaded("ktls") && !intree_has_read_sock())
+		KT_SKIP("this kernel's in-tree tls.ko has no tls_sw_read_sock (in-tree gained it in 6.5): its read_sock is tcp_read_sock, which returns ciphertext");
+}
+
+/* read_sock(desc.count = count, actor taking at most per_call) on fd. */
+static void rs_call(int fd, size_t count, size_t per_call,
+		    struct rs_result *r)
+{
+	char cmd[64];
+	size_t have = 0;
+	ssize_t n;
+	int pfd = open(RS_PROC, O_RDWR | O_CLOEXEC);
+
+	KT_ASSERT(pfd >= 0);
+	snprintf(cmd, sizeof(cmd), "%d %zu %zu", fd, count, per_call);
+	KT_ASSERT_EQ(write(pfd, cmd, strlen(cmd)), strlen(cmd));
+	memset(r, 0, sizeof(*r));
+	while ((n = pread(pfd, (char *)r + have, sizeof(*r) - have,
+			  have)) > 0)
+		have += n;
+	KT_ASSERT(n == 0);
+	KT_ASSERT(have >= offsetof(struct rs_result, data));
+	KT_ASSERT_EQ(have, offsetof(struct rs_result, data) + r->len);
+	close(pfd);
+}
+
+/*
+ * read_sock must return ret, its actor having taken want's bytes in
+ * ncalls calls of calls[i] bytes each (one per record, or less).
+ */
+static void rs_expect(int fd, size_t count, size_t per_call, int ret,
+		      const uint8_t *want, const uint32_t *calls,
+		      size_t ncalls)
+{
+	static struct rs_result r;
+	size_t i, total = 0;
+
+	rs_call(fd, count, per_call, &r);
+	if (r.ret != ret)
+		KT_FAIL("read_sock returned %d%s%s, expected %d%s%s", r.ret,
+			r.ret < 0 ? " " : "", r.ret < 0 ? strerror(-r.ret) : "",
+			ret, ret < 0 ? " " : "", ret < 0 ? strerror(-ret) : "");
+	KT_ASSERT_EQ(r.calls, ncalls);
+	for (i = 0; i < ncalls; i++) {
+		if (r.call_len[i] != calls[i])
+			KT_FAIL("actor call %zu took %u bytes, expected %u", i,
+				r.call_len[i], calls[i]);
+		total += calls[i];
+	}
+	KT_ASSERT_EQ(r.len, total);
+	expect_bytes(r.data, want, total);
+}
+
+#define CALLS(...)	((const uint32_t[]){ __VA_ARGS__ }),		\
+			(sizeof((const uint32_t[]){ __VA_ARGS__ }) /	\
+			 sizeof(uint32_t))
+#define NO_CALLS	NULL, 0
+
+/* --- cases -------------------------------------------------------------- */
+
+/* Records read whole, one actor call each; then EAGAIN, then EOF. */
+static void whole_records(void)
+{
+	static uint8_t pt[20000];
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 1);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		send_rec(&p, T_DATA, pt, 1);
+		send_rec(&p, T_DATA, pt + 1, 1000);
+		send_rec(&p, T_DATA, pt + 1001, 16384);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 17385, pt, CALLS(1, 1000, 16384));
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		send_rec(&p, T_DATA, pt + 17385, 7);
+		KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 7, pt + 17385, CALLS(7));
+		rs_expect(p.rx, RS_ALL, 0, 0, NULL, NO_CALLS);
+		pair_close(&p);
+	}
+}
+
+/*
+ * desc->count runs out inside a record: the rest stays for the next
+ * read_sock or recvmsg, and a record recvmsg left half read continues
+ * in read_sock.
+ */
+static void count_limit(void)
+{
+	static uint8_t pt[6000], got[6000];
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 2);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 1000);
+		send_rec(&p, T_DATA, pt + 1000, 2000);
+		send_rec(&p, T_DATA, pt + 3000, 3000);
+		settle();
+		rs_expect(p.rx, 300, 0, 300, pt, CALLS(300));
+		KT_ASSERT_EQ(recv(p.rx, got, 500, 0), 500);
+		expect_bytes(got, pt + 300, 500);
+		rs_expect(p.rx, 1000, 0, 1000, pt + 800, CALLS(200, 800));
+		KT_ASSERT_EQ(recv(p.rx, got, 100, 0), 100);
+		expect_bytes(got, pt + 1800, 100);
+		rs_expect(p.rx, RS_ALL, 0, 4100, pt + 1900,
+			  CALLS(1100, 3000));
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		pair_close(&p);
+	}
+}
+
+/*
+ * An actor that takes less than offered with desc->count left: the rest
+ * is offered again, as tcp_read_sock does.  In-tree drops the rest of
+ * that record (it neither offers it again nor keeps it).
+ */
+static void short_actor(void)
+{
+	static uint8_t pt[2000], got[100];
+	size_t v;
+
+	need_read_sock();
+
+	if (!kt_module_loaded("ktls"))
+		KT_SKIP("in-tree tls_sw_read_sock drops what an actor leaves of a record while desc->count is not 0");
+	kt_fill_pattern(pt, sizeof(pt), 3);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 1000);
+		send_rec(&p, T_DATA, pt + 1000, 10);
+		send_rec(&p, T_DATA, pt + 1010, 500);
+		settle();
+		rs_expect(p.rx, 1200, 300, 1200, pt,
+			  CALLS(300, 300, 300, 100, 10, 190));
+		KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), 0), 100);
+		expect_bytes(got, pt + 1200, 100);
+		rs_expect(p.rx, RS_ALL, 0, 210, pt + 1300, CALLS(210));
+		pair_close(&p);
+	}
+}
+
+/*
+ * A control record stops read_sock with in-tree's errno (after the data
+ * before it) and stays readable by recvmsg with its type.
+ */
+static void control_stops(void)
+{
+	static const uint8_t alert[2] = { 1, 0 }, hs[4] = { 4, 0, 0, 0 };
+	static uint8_t pt[1000];
+	uint8_t got[100], type;
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 4);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 500);
+		send_rec(&p, T_ALERT, alert, sizeof(alert));
+		send_rec(&p, T_DATA, pt + 500, 300);
+		send_rec(&p, T_HS, hs, sizeof(hs));
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 500, pt, CALLS(500));
+		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
+		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
+			     sizeof(alert));
+		KT_ASSERT_EQ(type, T_ALERT);
+		expect_bytes(got, alert, sizeof(alert));
+		rs_expect(p.rx, RS_ALL, 0, 300, pt + 500, CALLS(300));
+		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
+		/* Peeked, it still stops read_sock. */
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), MSG_PEEK,
+					  &type), sizeof(hs));
+		KT_ASSERT_EQ(type, T_HS);
+		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
+			     sizeof(hs));
+		KT_ASSERT_EQ(type, T_HS);
+		expect_bytes(got, hs, sizeof(hs));
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		pair_close(&p);
+	}
+}
+
+/* A record that fails authentication: the data before it, then EBADMSG. */
+static void bad_tag(void)
+{
+	static uint8_t pt[300], rec[TR_MAX_REC];
+	uint8_t got[100];
+	size_t v, n;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 5);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 100);
+		n = seal(&p, T_DATA, pt + 100, 200, rec);
+		rec[n - 3] ^= 0x40;
+		kt_write_all(p.tx, rec, n);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 100, pt, CALLS(100));
+		rs_expect(p.rx, RS_ALL, 0, -EBADMSG, NULL, NO_CALLS);
+		KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
+		pair_close(&p);
+
+		/* First thing read. */
+		pair_open(&p, v);
+		n = seal(&p, T_DATA, pt, 100, rec);
+		rec[7] ^= 1;
+		kt_write_all(p.tx, rec, n);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, -EBADMSG, NULL, NO_CALLS);
+		pair_close(&p);
+	}
+}
+
+/* Empty data records are skipped to the payload behind them. */
+static void empty_records(void)
+{
+	static uint8_t pt[1000];
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 6);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 100);
+		send_rec(&p, T_DATA, pt, 0);
+		send_rec(&p, T_DATA, pt, 0);
+		send_rec(&p, T_DATA, pt + 100, 200);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 300, pt, CALLS(100, 200));
+		send_rec(&p, T_DATA, pt, 0);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		send_rec(&p, T_DATA, pt + 300, 50);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 50, pt + 300, CALLS(50));
+		pair_close(&p);
+	}
+}
+
+/* Records opened by MSG_PEEK are read_sock's next bytes. */
+static void after_peek(void)
+{
+	static uint8_t pt[2000], got[2000];
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 7);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 1000);
+		send_rec(&p, T_DATA, pt + 1000, 500);
+		send_rec(&p, T_DATA, pt + 1500, 200);
+		settle();
+		KT_ASSERT_EQ(recv(p.rx, got, 300, 0), 300);
+		expect_bytes(got, pt, 300);
+		KT_ASSERT_EQ(recv(p.rx, got, 1000, MSG_PEEK), 1000);
+		expect_bytes(got, pt + 300, 1000);
+		rs_expect(p.rx, 800, 0, 800, pt + 300, CALLS(700, 100));
+		KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_PEEK), 600);
+		expect_bytes(got, pt + 1100, 600);
+		rs_expect(p.rx, RS_ALL, 0, 600, pt + 1100, CALLS(400, 200));
+		KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got), MSG_DONTWAIT),
+				EAGAIN);
+		pair_close(&p);
+	}
+}
+
+static const struct kt_case cases[] = {
+	KT_CASE(whole_records), KT_CASE(count_limit), KT_CASE(short_actor),
+	KT_CASE(control_stops), KT_CASE(bad_tag), KT_CASE(empty_records),
+	KT_CASE(after_peek),
+};
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	kt_need_ktls();
+	return kt_run_phased("read_sock", cases,
+			     sizeof(cases) / sizeof(cases[0]), NULL);
+}
