@@ -300,12 +300,18 @@ static int ktls_rx_reader_lock(struct sock *sk, struct ktls_rx *rx,
 	return 0;
 }
 
-static void ktls_rx_reader_unlock(struct sock *sk, struct ktls_rx *rx)
+/* Socket owned: let the next reader in. */
+static void ktls_rx_reader_release(struct sock *sk, struct ktls_rx *rx)
 {
 	ktls_rx_update(sk, rx);
 	rx->reader_present = false;
 	if (wq_has_sleeper(&rx->wq))
 		wake_up(&rx->wq);
+}
+
+static void ktls_rx_reader_unlock(struct sock *sk, struct ktls_rx *rx)
+{
+	ktls_rx_reader_release(sk, rx);
 	release_sock(sk);
 }
 
@@ -977,12 +983,99 @@ static __poll_t ktls_rx_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
+/* The unread text of rec in an skb of its own, for a read_sock actor. */
+static struct sk_buff *ktls_rx_rec_skb(const struct ktls_rx_rec *rec)
+{
+	struct sk_buff *skb = alloc_skb(rec->len, GFP_KERNEL);
+
+	if (skb)
+		skb_put_data(skb, rec->data + rec->off, rec->len);
+	return skb;
+}
+
+/*
+ * proto_ops.read_sock for in-kernel readers (nvme-tcp over TLS): the text
+ * of data records, in order, to actor; as in-tree's tls_sw_read_sock it
+ * never waits, stops with -EINVAL at a control record (left for
+ * recvmsg() and its cmsg) and skips empty data records.  Opened records
+ * are shared with recvmsg(): what one leaves of a record the other
+ * reads.  An actor taking less than offered while desc->count is left
+ * is offered the rest again, as tcp_read_sock() does.
+ *
+ * Called with the socket owned (lock_sock), in process context: opening
+ * a record may sleep.  Another reader sleeping in recvmsg() or splice
+ * has dropped the lock but owns rx: then -EAGAIN, as in-tree.
+ */
+static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
+			     sk_read_actor_t actor)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = ctx->rx;
+	struct ktls_rx_rec *rec;
+	struct sk_buff *skb = NULL;
+	long timeo = 0;
+	int copied = 0, err = 0, used;
+
+	sock_owned_by_me(sk);
+	might_sleep();
+	if (rx->reader_present)
+		return -EAGAIN;
+	rx->reader_present = true;
+
+	do {
+		rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec,
+					       list);
+		if (!rec) {
+			err = ktls_rx_get(sk, rx, &timeo, copied);
+			if (err <= 0)
+				break;
+			rec = ktls_rx_open(sk, ctx, rx, &err);
+			if (!rec)
+				break;
+		}
+		if (rec->type != KTLS_TYPE_DATA) {
+			err = -EINVAL;
+			break;
+		}
+		if (!rec->len) {
+			ktls_rx_consume(sk, rx, rec, 0);
+			continue;
+		}
+		/* One skb per record; a short actor is offered its tail. */
+		if (!skb) {
+			skb = ktls_rx_rec_skb(rec);
+			if (!skb) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		used = actor(desc, skb, skb->len - rec->len, rec->len);
+		if (used <= 0) {
+			err = used;
+			break;
+		}
+		if (WARN_ON_ONCE((unsigned int)used > rec->len))
+			used = rec->len;
+		copied += used;
+		if (used == rec->len) {
+			consume_skb(skb);
+			skb = NULL;
+		}
+		ktls_rx_consume(sk, rx, rec, used);
+	} while (desc->count);
+
+	consume_skb(skb);
+	ktls_rx_reader_release(sk, rx);
+	return copied ?: err;
+}
+
 void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops)
 {
 	prot->recvmsg = ktls_rx_recvmsg;
 	prot->sock_is_readable = ktls_rx_sock_is_readable;
 	ops->poll = ktls_rx_poll;
 	ops->splice_read = ktls_rx_splice_read;
+	ops->read_sock = ktls_rx_read_sock;
 }
 
 int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
