@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,7 @@ static void need_read_sock(void)
 			KT_FAIL("cannot load %s: %s", RS_KO, strerror(-rc));
 	}
 	if (!kt_module_loaded("ktls") && !intree_has_read_sock())
-		KT_SKIP("this kernel's in-tree tls.ko has no tls_sw_read_sock (in-tree gained it in 6.5): its read_sock is tcp_read_sock, which returns ciphertext");
+		KT_SKIP("this kernel's in-tree tls.ko has no tls_sw_read_sock (in-tree gained it in 6.6): its read_sock is tcp_read_sock, which returns ciphertext");
 }
 
 /* read_sock(desc.count = count, actor taking at most per_call) on fd. */
@@ -200,6 +201,18 @@ static void rs_expect(int fd, size_t count, size_t per_call, int ret,
 			(sizeof((const uint32_t[]){ __VA_ARGS__ }) /	\
 			 sizeof(uint32_t))
 #define NO_CALLS	NULL, 0
+
+/* Replace the socket's sk_data_ready by one that chains nothing. */
+static void rs_hook(int fd)
+{
+	char cmd[32];
+	int pfd = open(RS_PROC, O_WRONLY | O_CLOEXEC);
+
+	KT_ASSERT(pfd >= 0);
+	snprintf(cmd, sizeof(cmd), "%d hook", fd);
+	KT_ASSERT_EQ(write(pfd, cmd, strlen(cmd)), strlen(cmd));
+	close(pfd);
+}
 
 /* --- cases -------------------------------------------------------------- */
 
@@ -439,10 +452,118 @@ static void after_peek(void)
 	}
 }
 
+struct blocked_read {
+	int fd;
+	ssize_t ret;
+	uint8_t buf[100];
+};
+
+static void *blocked_read_fn(void *arg)
+{
+	struct blocked_read *b = arg;
+
+	b->ret = recv(b->fd, b->buf, sizeof(b->buf), 0);
+	return NULL;
+}
+
+/* A reader asleep in recvmsg() owns the receive side: read_sock EAGAIN. */
+static void reader_busy(void)
+{
+	static uint8_t pt[100];
+	size_t v;
+
+	need_read_sock();
+	kt_fill_pattern(pt, sizeof(pt), 8);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct blocked_read b = { 0 };
+		struct pair p;
+		pthread_t t;
+
+		pair_open(&p, v);
+		b.fd = p.rx;
+		KT_ASSERT_EQ(pthread_create(&t, NULL, blocked_read_fn, &b), 0);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
+		send_rec(&p, T_DATA, pt, 60);
+		KT_ASSERT_EQ(pthread_join(t, NULL), 0);
+		KT_ASSERT_EQ(b.ret, 60);
+		expect_bytes(b.buf, pt, 60);
+		send_rec(&p, T_DATA, pt + 60, 40);
+		settle();
+		rs_expect(p.rx, RS_ALL, 0, 40, pt + 60, CALLS(40));
+		pair_close(&p);
+	}
+}
+
+struct writer {
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+
+	kt_write_all(w->fd, w->buf, w->len);
+	return NULL;
+}
+
+/*
+ * The consumer replaced sk_data_ready and chains nothing (nvme-tcp does):
+ * read_sock alone must frame what TCP holds, also records larger than
+ * the receive buffer, whose bytes arrive only as they are read.
+ */
+static void hooked_data_ready(void)
+{
+	static uint8_t pt[4 * 16384], stream[4 * TR_MAX_REC];
+	static struct rs_result r;
+	size_t v, i, got, off;
+	int rcvbuf = 4096, tries;
+
+	need_read_sock();
+	kt_fill_pattern(pt, sizeof(pt), 9);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct writer w;
+		struct pair p;
+		pthread_t t;
+
+		pair_open(&p, v);
+		KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+					sizeof(rcvbuf)));
+		rs_hook(p.rx);
+		for (i = 0, off = 0; i < 4; i++)
+			off += seal(&p, T_DATA, pt + i * 16384, 16384,
+				    stream + off);
+		w = (struct writer){ p.tx, stream, off };
+		KT_ASSERT_EQ(pthread_create(&t, NULL, writer_fn, &w), 0);
+		/* Read as a consumer polled by its own wakeups would. */
+		for (got = 0, tries = 0; got < sizeof(pt) && tries < 2000;
+		     tries++) {
+			rs_call(p.rx, RS_ALL, 0, &r);
+			if (r.ret == -EAGAIN) {
+				usleep(5000);
+				continue;
+			}
+			if (r.ret <= 0)
+				KT_FAIL("read_sock returned %d after %zu bytes",
+					r.ret, got);
+			KT_ASSERT_EQ(r.ret, r.len);
+			KT_ASSERT(got + r.len <= sizeof(pt));
+			expect_bytes(r.data, pt + got, r.len);
+			got += r.len;
+		}
+		KT_ASSERT_EQ(got, sizeof(pt));
+		KT_ASSERT_EQ(pthread_join(t, NULL), 0);
+		pair_close(&p);
+	}
+}
+
 static const struct kt_case cases[] = {
 	KT_CASE(whole_records), KT_CASE(count_limit), KT_CASE(short_actor),
 	KT_CASE(control_stops), KT_CASE(bad_tag), KT_CASE(empty_records),
-	KT_CASE(after_peek),
+	KT_CASE(after_peek), KT_CASE(reader_busy),
+	KT_CASE(hooked_data_ready),
 };
 
 int main(void)

@@ -8,6 +8,11 @@
  * actor takes min(offered, desc.count, PER_CALL) bytes (PER_CALL 0: no
  * limit) and decrements desc.count.  Reading the file returns
  * struct ktls_test_rs_result followed by the bytes the actor took.
+ *
+ * "FD hook" replaces the socket's sk_data_ready with one that does not
+ * call the previous one, as nvme-tcp does: the TLS layer then learns of
+ * new bytes only from read_sock itself.  The socket must not outlive
+ * this module.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -70,13 +75,30 @@ static int rs_actor(read_descriptor_t *desc, struct sk_buff *skb,
 	return n;
 }
 
+/*
+ * Like nvme_tcp_data_ready(), which only schedules its reader: the
+ * previous callback is not called.  The test reads on its own time.
+ */
+static void rs_data_ready(struct sock *sk)
+{
+}
+
+static void rs_hook(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_data_ready = rs_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
 static ssize_t rs_write(struct file *file, const char __user *ubuf,
 			size_t count, loff_t *ppos)
 {
 	unsigned long limit, per_call;
 	read_descriptor_t desc = {};
 	struct socket *sock;
-	char cmd[64];
+	char cmd[64], word[8];
 	int fd, err;
 
 	if (count >= sizeof(cmd))
@@ -84,8 +106,17 @@ static ssize_t rs_write(struct file *file, const char __user *ubuf,
 	if (copy_from_user(cmd, ubuf, count))
 		return -EFAULT;
 	cmd[count] = 0;
-	if (sscanf(cmd, "%d %lu %lu", &fd, &limit, &per_call) != 3)
-		return -EINVAL;
+	if (sscanf(cmd, "%d %lu %lu", &fd, &limit, &per_call) != 3) {
+		if (sscanf(cmd, "%d %7s", &fd, word) != 2 ||
+		    strcmp(word, "hook"))
+			return -EINVAL;
+		sock = sockfd_lookup(fd, &err);
+		if (!sock)
+			return err;
+		rs_hook(sock);
+		err = count;
+		goto put_sock;
+	}
 
 	sock = sockfd_lookup(fd, &err);
 	if (!sock)
