@@ -221,12 +221,10 @@ static int ktls_get_info(struct sock *sk, struct sk_buff *skb)
 			 ktls_diag_conf(&ctx->rx_crypto));
 	if (rc)
 		goto cancel;
-	/* What the user asked for: spliced pages are never copied anyway. */
-	if (ctx->zerocopy_sendfile) {
-		rc = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
-		if (rc)
-			goto cancel;
-	}
+	/*
+	 * No TLS_INFO_ZC_RO_TX: in-tree reports it only with device offload
+	 * (TLS_HW), which ktls does not have; getsockopt still reports it.
+	 */
 	if (ctx->rx_no_pad) {
 		rc = nla_put_flag(skb, TLS_INFO_RX_NO_PAD);
 		if (rc)
