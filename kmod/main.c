@@ -114,8 +114,8 @@ static void ktls_build_protos(struct ktls_protos *p, const struct proto *base,
 }
 
 static struct ktls_protos *ktls_find_protos(const struct proto *base,
-					     const struct proto_ops *ops,
-					     unsigned int n)
+					    const struct proto_ops *ops,
+					    unsigned int n)
 {
 	unsigned int i;
 
