@@ -79,9 +79,12 @@ struct aead_request;
 struct ktls_tx;
 struct ktls_rx;
 
+struct ktls_protos;
+
 struct ktls_context {
 	struct sock *sk;
 	struct proto *sk_proto;		/* the TCP proto we stand in for */
+	struct ktls_protos *protos;	/* ours, built on sk_proto at init */
 	void (*sk_write_space)(struct sock *sk);
 
 	u16 version;			/* of whichever direction was set */

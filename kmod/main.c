@@ -26,23 +26,25 @@ MODULE_PARM_DESC(ulp_name,
 		 "TCP ULP name to register (default \"tls\"; \"ktls\" to load beside the in-tree tls.ko)");
 
 /*
- * Protos derived from the socket's own TCP proto, one set per address
- * family, indexed [tx configured][rx configured].  Rebuilt whenever the
- * base proto changes (e.g. tcpv6_prot seen for the first time).
+ * Protos derived from a socket's own proto, indexed [tx configured][rx
+ * configured]: one set per distinct base (tcp_prot, tcpv6_prot, and the
+ * protos sockmap puts in place), built once and never changed while the
+ * module is loaded, since live sockets point into them.
  */
 struct ktls_protos {
 	const struct proto *base;
+	const struct proto_ops *base_ops;
 	struct proto prot[2][2];
 	struct proto_ops ops[2][2];
 };
 
-static struct ktls_protos ktls_protos[2];
-static DEFINE_MUTEX(ktls_protos_lock);
+/* Plain TCP for two families and sockmap's 4 configurations of each. */
+#define KTLS_MAX_BASES	16
 
-static struct ktls_protos *ktls_family_protos(const struct sock *sk)
-{
-	return &ktls_protos[sk->sk_family == AF_INET6];
-}
+static struct ktls_protos *ktls_protos[KTLS_MAX_BASES];
+static unsigned int ktls_protos_n;
+/* Serialises adding a set; lookups read the published prefix. */
+static DEFINE_MUTEX(ktls_protos_lock);
 
 static int ktls_disconnect(struct sock *sk, int flags)
 {
@@ -111,27 +113,65 @@ static void ktls_build_protos(struct ktls_protos *p, const struct proto *base,
 	}
 }
 
-static void ktls_prepare_protos(struct sock *sk)
+static struct ktls_protos *ktls_find_protos(const struct proto *base,
+					    const struct proto_ops *ops,
+					    unsigned int n)
 {
-	struct ktls_protos *p = ktls_family_protos(sk);
-	const struct proto *base = READ_ONCE(sk->sk_prot);
+	unsigned int i;
 
-	/* Pairs with the release below: a match means the tables are built. */
-	if (likely(smp_load_acquire(&p->base) == base))
-		return;
+	for (i = 0; i < n; i++)
+		if (ktls_protos[i]->base == base &&
+		    ktls_protos[i]->base_ops == ops)
+			return ktls_protos[i];
+	return NULL;
+}
+
+/*
+ * The set built on this socket's proto, built now if it is new; ERR_PTR
+ * when there is no room for another set.
+ */
+static struct ktls_protos *ktls_get_protos(struct sock *sk)
+{
+	const struct proto *base = READ_ONCE(sk->sk_prot);
+	const struct proto_ops *ops = READ_ONCE(sk->sk_socket->ops);
+	struct ktls_protos *p;
+	unsigned int n;
+
+	/* Pairs with the release below: entries below n are built. */
+	p = ktls_find_protos(base, ops, smp_load_acquire(&ktls_protos_n));
+	if (likely(p))
+		return p;
 
 	mutex_lock(&ktls_protos_lock);
-	if (p->base != base) {
-		ktls_build_protos(p, base, sk->sk_socket->ops);
-		/* Publish the tables before the pointer that says they fit. */
-		smp_store_release(&p->base, base);
+	n = ktls_protos_n;
+	p = ktls_find_protos(base, ops, n);
+	if (p)
+		goto unlock;
+	if (n == KTLS_MAX_BASES) {
+		pr_warn_ratelimited("TCP_ULP refused: a %s socket proto beyond the %d kinds ktls serves\n",
+				    base->name, KTLS_MAX_BASES);
+		p = ERR_PTR(-EOPNOTSUPP);
+		goto unlock;
 	}
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		p = ERR_PTR(-ENOMEM);
+		goto unlock;
+	}
+	p->base = base;
+	p->base_ops = ops;
+	ktls_build_protos(p, base, ops);
+	ktls_protos[n] = p;
+	/* Publish the set before the count that covers it. */
+	smp_store_release(&ktls_protos_n, n + 1);
+unlock:
 	mutex_unlock(&ktls_protos_lock);
+	return p;
 }
 
 void ktls_update_sk_prot(struct sock *sk, struct ktls_context *ctx)
 {
-	struct ktls_protos *p = ktls_family_protos(sk);
+	struct ktls_protos *p = ctx->protos;
 	int tx = ctx->tx_crypto.ready, rx = ctx->rx_crypto.ready;
 
 	WRITE_ONCE(sk->sk_prot, &p->prot[tx][rx]);
@@ -142,6 +182,7 @@ static int ktls_init(struct sock *sk)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct ktls_context *ctx;
+	struct ktls_protos *protos;
 
 	/* Only a connected stream has a record stream to protect. */
 	if (sk->sk_state != TCP_ESTABLISHED)
@@ -149,12 +190,15 @@ static int ktls_init(struct sock *sk)
 	if (!sk->sk_socket)
 		return -EINVAL;
 
-	ktls_prepare_protos(sk);
+	protos = ktls_get_protos(sk);
+	if (IS_ERR(protos))
+		return PTR_ERR(protos);
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
 	ctx->sk = sk;
+	ctx->protos = protos;
 	ctx->tx_max_payload = KTLS_MAX_PAYLOAD;
 
 	write_lock_bh(&sk->sk_callback_lock);
@@ -221,12 +265,10 @@ static int ktls_get_info(struct sock *sk, struct sk_buff *skb)
 			 ktls_diag_conf(&ctx->rx_crypto));
 	if (rc)
 		goto cancel;
-	/* What the user asked for: spliced pages are never copied anyway. */
-	if (ctx->zerocopy_sendfile) {
-		rc = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
-		if (rc)
-			goto cancel;
-	}
+	/*
+	 * No TLS_INFO_ZC_RO_TX: in-tree reports it only with device offload
+	 * (TLS_HW), which ktls does not have; getsockopt still reports it.
+	 */
 	if (ctx->rx_no_pad) {
 		rc = nla_put_flag(skb, TLS_INFO_RX_NO_PAD);
 		if (rc)
@@ -307,6 +349,9 @@ static void __exit ktls_module_exit(void)
 	/* Contexts are freed with kfree_rcu(); let that finish first. */
 	rcu_barrier();
 	ktls_stats_exit();
+	/* No socket is left: each held a module reference. */
+	while (ktls_protos_n)
+		kfree(ktls_protos[--ktls_protos_n]);
 }
 
 module_init(ktls_module_init);

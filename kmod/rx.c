@@ -29,6 +29,7 @@
 #include <linux/wait.h>
 #include <net/tcp.h>
 
+#include "handshake.h"
 #include "rx.h"
 #include "stats.h"
 
@@ -58,6 +59,7 @@ struct ktls_rx {
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
 	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
+	struct ktls_hs_parser hs;	/* TLS 1.3 handshake messages */
 	bool reader_present;
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
@@ -607,12 +609,19 @@ static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 		if (!pt_len)
 			return -EBADMSG;
 		rec->type = pt[--pt_len];
-		/* KeyUpdate (24): later records use a key we don't have. */
-		if (rec->type == KTLS_TYPE_HANDSHAKE && pt_len &&
-		    pt[0] == KTLS_HS_KEY_UPDATE) {
-			WRITE_ONCE(rx->key_expired, true);
-			ktls_stat_inc(sock_net(ctx->sk),
-				      KTLS_STAT_RX_REKEY_RECEIVED);
+		/*
+		 * A record that ends a KeyUpdate: later records use a key we
+		 * don't have.  Messages may share and span records.
+		 */
+		if (rec->type == KTLS_TYPE_HANDSHAKE) {
+			err = ktls_hs_parse(&rx->hs, pt, pt_len);
+			if (err < 0)
+				return err;
+			if (err) {
+				WRITE_ONCE(rx->key_expired, true);
+				ktls_stat_inc(sock_net(ctx->sk),
+					      KTLS_STAT_RX_REKEY_RECEIVED);
+			}
 		}
 	}
 	rec->off = body;

@@ -122,9 +122,16 @@ static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
 	if (sockptr_is_null(optval) || optlen < sizeof(*info))
 		return -EINVAL;
 	if (c->ready) {
-		/* Only TLS 1.3 has KeyUpdate; TLS 1.2 keys are for life. */
-		if (c->conf.info.version != TLS_1_3_VERSION)
+		/*
+		 * Only TLS 1.3 has KeyUpdate; TLS 1.2 keys are for life.  As
+		 * in-tree (6.14+), the refusal counts as a failed rekey.
+		 */
+		if (c->conf.info.version != TLS_1_3_VERSION) {
+			ktls_stat_inc(sock_net(sk),
+				      tx ? KTLS_STAT_TX_REKEY_ERROR :
+					   KTLS_STAT_RX_REKEY_ERROR);
 			return -EBUSY;
+		}
 		return ktls_rekey(sk, ctx, optval, optlen, tx);
 	}
 

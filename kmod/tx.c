@@ -12,7 +12,9 @@
 
 #include <crypto/aead.h>
 #include <linux/bvec.h>
+#include <linux/memcontrol.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -134,9 +136,61 @@ static int ktls_tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 	return 0;
 }
 
-/* A pool page only we still hold, or a new one while the pool has room. */
+#define KTLS_TX_POOL_BYTES	(PAGE_SIZE << KTLS_TX_POOL_ORDER)
+
+/* The cgroup the socket's memory is charged to, if any. */
+static struct mem_cgroup *ktls_tx_memcg(const struct sock *sk)
+{
+#ifdef CONFIG_MEMCG
+	if (mem_cgroup_sockets_enabled)
+		return sk->sk_memcg;
+#endif
+	return NULL;
+}
+
+/* Has memcg and every ancestor room for pages more? */
+static bool ktls_tx_memcg_room(struct mem_cgroup *memcg, unsigned long pages)
+{
+#ifdef CONFIG_MEMCG
+	for (; memcg; memcg = parent_mem_cgroup(memcg))
+		if (page_counter_read(&memcg->memory) + pages >
+		    READ_ONCE(memcg->memory.max))
+			return false;
+#endif
+	return true;
+}
+
+/*
+ * May the pool take one more page?  The pool holds no more than the
+ * socket may have in flight (its send buffer, at least one page).  Its
+ * pages are charged to the socket's memory cgroup, like the socket's
+ * other memory, and only while that cgroup and every ancestor keep a
+ * send buffer's worth of room beside the page: a cache must not push the
+ * group into reclaim or OOM at the expense of the data it carries.
+ */
+static bool ktls_tx_pool_may_grow(struct sock *sk, struct ktls_tx *tx,
+				  struct mem_cgroup *memcg)
+{
+	unsigned long sndbuf = max(READ_ONCE(sk->sk_sndbuf), 0);
+
+	if ((tx->pool_n + 1) * KTLS_TX_POOL_BYTES >
+	    max(sndbuf, KTLS_TX_POOL_BYTES))
+		return false;
+	return ktls_tx_memcg_room(memcg,
+				  (KTLS_TX_POOL_BYTES + sndbuf) >> PAGE_SHIFT);
+}
+
+/*
+ * A pool page only we still hold, or a new one while the pool may grow.
+ * A new page is charged (__GFP_ACCOUNT) to sk->sk_memcg, whoever sends:
+ * it stays charged while TCP or the pool holds it and is uncharged when
+ * its last holder frees it.  Reuse charges nothing again.
+ */
 static struct page *ktls_tx_pool_get(struct sock *sk, struct ktls_tx *tx)
 {
+	gfp_t gfp = sk->sk_allocation | __GFP_COMP | __GFP_NOWARN |
+		    __GFP_NORETRY;
+	struct mem_cgroup *memcg, *old_memcg;
 	struct page *page = NULL;
 	unsigned int i, j;
 
@@ -148,10 +202,16 @@ static struct page *ktls_tx_pool_get(struct sock *sk, struct ktls_tx *tx)
 			goto out;
 		}
 	}
-	if (tx->pool_n == tx->pool_max)
+	memcg = ktls_tx_memcg(sk);
+	if (tx->pool_n == tx->pool_max ||
+	    !ktls_tx_pool_may_grow(sk, tx, memcg))
 		goto out;
-	page = alloc_pages(sk->sk_allocation | __GFP_COMP | __GFP_NOWARN |
-			   __GFP_NORETRY, KTLS_TX_POOL_ORDER);
+	if (memcg)
+		gfp |= __GFP_ACCOUNT;
+	/* NORETRY: a cgroup at its limit fails the charge, never OOMs. */
+	old_memcg = set_active_memcg(memcg);
+	page = alloc_pages(gfp, KTLS_TX_POOL_ORDER);
+	set_active_memcg(old_memcg);
 	if (page) {
 		tx->pool[tx->pool_n++] = page;
 		tx->pool_next = tx->pool_n;

@@ -168,11 +168,16 @@ static void test_failed_set_no_count(void)
 	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, TLS_RX, &ci, n - 1), EINVAL);
 	expect_stats("");
 	KT_ASSERT_OK(setsockopt(b, SOL_TLS, TLS_TX, &ci, n));
-	/* TLS 1.2 keys cannot change: EBUSY, not a rekey error. */
+	/* TLS 1.2 keys cannot change: EBUSY, a rekey error (in-tree 6.14+). */
 	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, TLS_TX, &ci, n), EBUSY);
-	expect_stats("TlsTxSw=1 TlsCurrTxSw=1");
+	expect_stats("TlsTxSw=1 TlsCurrTxSw=1 TlsTxRekeyError=1");
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, TLS_RX, &ci, n));
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, TLS_RX, &ci, n), EBUSY);
+	expect_stats("TlsTxSw=1 TlsCurrTxSw=1 TlsTxRekeyError=1 "
+		     "TlsRxSw=1 TlsCurrRxSw=1 TlsRxRekeyError=1");
 	close(b);
-	expect_stats("TlsTxSw=1");
+	expect_stats("TlsTxSw=1 TlsTxRekeyError=1 TlsRxSw=1 "
+		     "TlsRxRekeyError=1");
 	close(a);
 }
 
