@@ -84,7 +84,7 @@ sync_sources() {
 		# mtime (no -t, --checksum) so kbuild never keeps a stale object
 		# when a source goes back to an older version.
 		rsync -rlp --checksum --delete \
-			--exclude=.git --exclude=.cache --exclude=.ci --exclude=selftests \
+			--exclude=.git --exclude=.cache --exclude=.ci --exclude=selftests --exclude=/testmod \
 			--exclude=userspace --exclude=/Makefile --exclude='*.o' --exclude='*.ko' \
 			--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
 			--exclude=modules.order --exclude=Module.symvers --exclude='.tmp_*' \
