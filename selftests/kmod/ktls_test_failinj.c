@@ -5,7 +5,7 @@
  * 0 (false / failure), only in the thread group the test names and only
  * while armed.  Written by the selftests through
  * /sys/module/ktls_test_failinj/parameters/{tgid,armed}; "hits" counts
- * the forced failures.
+ * the forced failures, "calls" every call seen.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,9 +30,14 @@ static unsigned int hits;
 module_param(hits, uint, 0444);
 MODULE_PARM_DESC(hits, "failures injected so far");
 
+static unsigned int calls;
+module_param(calls, uint, 0444);
+MODULE_PARM_DESC(calls, "calls seen, by anyone, armed or not");
+
 /* Nonzero: don't probe this call's return. */
 static int failinj_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	WRITE_ONCE(calls, calls + 1);
 	if (!READ_ONCE(armed) || current->tgid != READ_ONCE(tgid))
 		return 1;
 	return 0;
