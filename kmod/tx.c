@@ -66,7 +66,6 @@ struct ktls_tx {
 	unsigned int pt_charged;	/* copied bytes charged to sk */
 	u8 pt_type;
 	bool pt_closed;			/* taken without MSG_MORE: seal it */
-	bool seq_wrapped;		/* the last sequence number is used */
 
 	/* The sealed record TCP has not taken in full. */
 	struct bio_vec ct[KTLS_TX_CT_FRAGS];
@@ -98,6 +97,21 @@ struct ktls_tx {
 static struct ktls_tx *ktls_tx_get(const struct sock *sk)
 {
 	return ktls_get_ctx(sk)->tx;
+}
+
+/*
+ * The next record would take the last sequence number, 2^64 - 1: refused
+ * (EBADMSG), as upstream does since 6.13, so the number never wraps to
+ * reuse a nonce.  A rekey restarts the count.
+ */
+static bool ktls_tx_seq_last(const struct ktls_crypto *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < KTLS_REC_SEQ_SIZE; i++)
+		if (c->rec_seq[i] != 0xff)
+			return false;
+	return true;
 }
 
 /* A fatal TX error: the peer's record stream can no longer continue. */
@@ -291,8 +305,7 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	int rc;
 
 	sock_owned_by_me(sk);
-	if (tx->seq_wrapped) {
-		/* Reusing a sequence number would reuse a nonce. */
+	if (ktls_tx_seq_last(c)) {
 		ktls_tx_abort(sk, EBADMSG);
 		return -EBADMSG;
 	}
@@ -362,7 +375,8 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 
 	ktls_tx_drop_pt(sk, tx);
 	ktls_iv_advance(c, ctx->version);
-	tx->seq_wrapped = ktls_seq_advance(c->rec_seq);
+	/* Can't wrap: ktls_tx_seq_last() stops at the last number. */
+	ktls_seq_advance(c->rec_seq);
 	return 0;
 }
 
@@ -536,8 +550,7 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 		if (!left)
 			break;
 
-		if (tx->seq_wrapped) {
-			/* Reusing a sequence number would reuse a nonce. */
+		if (ktls_tx_seq_last(&ctx->tx_crypto)) {
 			ktls_tx_abort(sk, EBADMSG);
 			rc = -EBADMSG;
 			break;
@@ -973,14 +986,9 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
 	struct ktls_tx *tx = ctx->tx;
-	int rc;
 
-	rc = ktls_aead_req_replace(&tx->req, aead);
-	if (rc)
-		return rc;
-	/* The new key restarts the sequence: its numbers are all fresh. */
-	tx->seq_wrapped = false;
-	return 0;
+	/* The new key's rec_seq, installed by the caller, restarts the count. */
+	return ktls_aead_req_replace(&tx->req, aead);
 }
 
 void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)

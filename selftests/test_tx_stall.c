@@ -307,14 +307,17 @@ static void test_sendfile_enomem_delivered(void)
 	pair_open(&p, V12, TLS_CIPHER_AES_GCM_128);
 	KT_ASSERT_OK(setsockopt(p.tx, SOL_SOCKET, SO_SNDTIMEO, &tv,
 				sizeof(tv)));
+	kt_diag("tx_pool_pages %ld, %ld calls before", read_long(POOL_PARAM),
+		read_long(FI_PARAM("calls")));
 	failinj_arm(1);
 	n = sendfile(p.tx, fd, &off, len);
 	failinj_arm(0);
 	hits = read_long(FI_PARAM("hits"));
 	write_long(POOL_PARAM, pool_old);
-	kt_diag("sendfile: %zd (%s), %ld failed allocations of %ld", n,
-		n < 0 ? strerror(errno) : "ok", hits,
-		read_long(FI_PARAM("calls")));
+	kt_diag("sendfile: %zd (%s), %ld failed allocations of %ld (last by %ld, we are %d)",
+		n, n < 0 ? strerror(errno) : "ok", hits,
+		read_long(FI_PARAM("calls")), read_long(FI_PARAM("last_tgid")),
+		getpid());
 	/* The case needs taken bytes and a failed seal. */
 	KT_ASSERT(hits > 0);
 	KT_ASSERT(n > 0);
@@ -530,10 +533,52 @@ static void test_linger_delivers(void)
 	free(b);
 }
 
+/*
+ * A record never uses the last sequence number (2^64 - 1), as upstream
+ * since 6.13: the one before it goes out, the next send() is refused
+ * with EBADMSG and the socket carries the error; nothing more arrives.
+ */
+static void test_seq_last_refused(void)
+{
+	int last;
+
+	for (last = 0; last < 2; last++) {
+		const struct kt_cipher *kc = kt_cipher(TLS_CIPHER_AES_GCM_128);
+		unsigned char *seq;
+		socklen_t l = sizeof(int);
+		struct pair p;
+		int err;
+
+		kt_need_ktls();
+		kt_tcp_pair(AF_INET, &p.tx, &p.peer);
+		p.ci_len = kt_fill_info(&p.ci, last ? V12 : V13, kc->type, 13);
+		seq = p.ci.raw + sizeof(p.ci.info) + kc->iv + kc->key +
+		      kc->salt;
+		memset(seq, 0xff, 8);
+		seq[7] = last ? 0xff : 0xfe;
+		tr_keys_from_info(&p.k, &p.ci);
+		KT_ASSERT_OK(kt_attach(p.tx));
+		KT_ASSERT_OK(setsockopt(p.tx, SOL_TLS, TLS_TX, &p.ci,
+					p.ci_len));
+		if (!last) {
+			KT_ASSERT_EQ(send(p.tx, "prev", 4, 0), 4);
+			KT_ASSERT_EQ(expect_data(&p, (const uint8_t *)"prev",
+						 4), 1);
+		}
+		KT_ASSERT_ERRNO(send(p.tx, "last", 4, 0), EBADMSG);
+		KT_ASSERT_OK(getsockopt(p.tx, SOL_SOCKET, SO_ERROR, &err, &l));
+		KT_ASSERT_EQ(err, EBADMSG);
+		KT_ASSERT(!readable_within(p.peer, 200));
+		close(p.tx);
+		close(p.peer);
+	}
+}
+
 KT_MAIN("tx_stall",
 	KT_CASE_T(test_stalled_peer_no_hung_worker, 90),
 	KT_CASE_T(test_sendfile_enomem_delivered, 30),
 	KT_CASE_T(test_shutdown_flush_race, 240),
 	KT_CASE_T(test_flush_sndbuf_hidden, 120),
 	KT_CASE(test_linger_abort),
-	KT_CASE(test_linger_delivers))
+	KT_CASE(test_linger_delivers),
+	KT_CASE(test_seq_last_refused))

@@ -34,10 +34,15 @@ static unsigned int calls;
 module_param(calls, uint, 0444);
 MODULE_PARM_DESC(calls, "calls seen, by anyone, armed or not");
 
+static int last_tgid;
+module_param(last_tgid, int, 0444);
+MODULE_PARM_DESC(last_tgid, "thread group of the last call seen");
+
 /* Nonzero: don't probe this call's return. */
 static int failinj_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	WRITE_ONCE(calls, calls + 1);
+	WRITE_ONCE(last_tgid, current->tgid);
 	if (!READ_ONCE(armed) || current->tgid != READ_ONCE(tgid))
 		return 1;
 	return 0;
