@@ -11,15 +11,48 @@
 
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/pid.h>
 #include <linux/ptrace.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 
 static char *func = "sk_page_frag_refill";
 module_param(func, charp, 0444);
 MODULE_PARM_DESC(func, "function whose return value is forced to 0");
 
+/*
+ * The tgid as the writer sees it (tests may run in a PID namespace):
+ * resolved to its struct pid at write time, compared by pointer.
+ */
 static int tgid;
-module_param(tgid, int, 0644);
+static struct pid *target;
+
+static int failinj_tgid_set(const char *val, const struct kernel_param *kp)
+{
+	struct pid *pid = NULL, *old;
+	int nr, rc;
+
+	rc = kstrtoint(val, 0, &nr);
+	if (rc)
+		return rc;
+	if (nr) {
+		pid = find_get_pid(nr);
+		if (!pid)
+			return -ESRCH;
+	}
+	old = xchg(&target, pid);
+	/* Handlers only compare the pointer; let them finish anyway. */
+	synchronize_rcu();
+	put_pid(old);
+	tgid = nr;
+	return 0;
+}
+
+static const struct kernel_param_ops failinj_tgid_ops = {
+	.set	= failinj_tgid_set,
+	.get	= param_get_int,
+};
+module_param_cb(tgid, &failinj_tgid_ops, &tgid, 0644);
 MODULE_PARM_DESC(tgid, "only calls made by this thread group fail");
 
 static bool armed;
@@ -43,7 +76,7 @@ static int failinj_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	WRITE_ONCE(calls, calls + 1);
 	WRITE_ONCE(last_tgid, current->tgid);
-	if (!READ_ONCE(armed) || current->tgid != READ_ONCE(tgid))
+	if (!READ_ONCE(armed) || task_tgid(current) != READ_ONCE(target))
 		return 1;
 	return 0;
 }
@@ -75,6 +108,7 @@ static int __init failinj_init(void)
 static void __exit failinj_exit(void)
 {
 	unregister_kretprobe(&failinj_probe);
+	put_pid(target);
 }
 
 module_init(failinj_init);
