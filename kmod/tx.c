@@ -158,7 +158,7 @@ static void ktls_tx_kick(struct ktls_tx *tx)
 	smp_mb__after_atomic();
 	if (!mutex_is_locked(&tx->lock) &&
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags))
-		mod_delayed_work(system_wq, &tx->work, 0);
+		queue_delayed_work(system_wq, &tx->work, 0);
 }
 
 /* Every sender path takes tx->lock through these two. */
@@ -182,7 +182,7 @@ static void ktls_tx_unlock(struct ktls_tx *tx)
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags) &&
 	    (READ_ONCE(tx->ct_len) || READ_ONCE(tx->pt_closed) ||
 	     test_bit(KTLS_TX_SEAL_WANTED, &tx->flags)))
-		mod_delayed_work(system_wq, &tx->work, 0);
+		queue_delayed_work(system_wq, &tx->work, 0);
 }
 
 /* Push the sealed record; 0 once TCP holds all of it. */

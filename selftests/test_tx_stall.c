@@ -360,28 +360,52 @@ static void race_reader(struct pair *p, const uint8_t *want, int pipe_rd)
 		if (memcmp(pt, want + got, ptlen))
 			KT_FAIL("plaintext differs at %zu", got);
 		got += ptlen;
+		/* Slowly: the sender's next send() waits on TCP. */
+		usleep(1000);
 	}
 	kt_read_all(pipe_rd, &total, sizeof(total));
 	if (got != total)
 		KT_FAIL("EOF after %zu of %zu bytes", got, total);
 }
 
+struct sock_locker {
+	int fd;
+	volatile int stop;
+};
+
+/* Takes and drops the socket lock (TCP_INFO) over and over. */
+static void *sock_locker(void *arg)
+{
+	struct sock_locker *l = arg;
+
+	while (!l->stop) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	}
+	return NULL;
+}
+
 /*
  * shutdown(SHUT_WR) right after a send(MSG_MORE) that had to push a
  * pending record first: TCP's ACKs meanwhile queued the push work, which
- * takes the TX lock the moment the sender lets go.  The open record must
- * still go out before FIN, every time.
+ * takes the TX lock the moment the sender lets go (and holds it a little
+ * longer while a thread keeps taking the socket lock).  The open record
+ * must still go out before FIN, every time.
  */
 static void test_shutdown_flush_race(void)
 {
 	const size_t max = 1 << 20, tail = 300;
 	uint8_t *b = pattern(max, 44);
-	int i, rounds = 40;
+	int i, rounds = 100;
 
 	for (i = 0; i < rounds; i++) {
+		struct sock_locker lk = { .stop = 0 };
 		size_t off = 0;
 		struct pair p;
 		int fds[2], st;
+		pthread_t th;
 		pid_t pid;
 
 		KT_ASSERT_OK(pipe(fds));
@@ -408,9 +432,13 @@ static void test_shutdown_flush_race(void)
 			off += n;
 			KT_ASSERT(off + 16384 + tail < max);
 		}
+		lk.fd = p.tx;
+		KT_ASSERT_EQ(pthread_create(&th, NULL, sock_locker, &lk), 0);
 		KT_ASSERT_EQ(send(p.tx, b + off, tail, MSG_MORE), tail);
 		off += tail;
 		KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
+		lk.stop = 1;
+		KT_ASSERT_EQ(pthread_join(th, NULL), 0);
 		kt_write_all(fds[1], &off, sizeof(off));
 		KT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != KT_EXIT_PASS)
