@@ -16,6 +16,7 @@
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
@@ -30,6 +31,7 @@
 #define KTLS_TX_POOL_ORDER	3	/* 32 KiB pool pages, as sk_page_frag */
 #define KTLS_TX_POOL_MAX	64
 #define KTLS_TX_POOL_IDLE	HZ	/* unused this long: pool released */
+#define KTLS_TX_RETRY		(HZ / 20)	/* the work's seal met ENOMEM */
 
 static unsigned int tx_pool_pages = 16;
 module_param(tx_pool_pages, uint, 0644);
@@ -38,13 +40,25 @@ MODULE_PARM_DESC(tx_pool_pages,
 
 /* tx->flags bits */
 #define KTLS_TX_CLOSING		0	/* close() began: no more work */
+#define KTLS_TX_PUSH_WANTED	1	/* the work found tx->lock taken */
+#define KTLS_TX_SEAL_WANTED	2	/* splice_eof() could not close it */
 
 struct ktls_tx {
 	struct sock *sk;
-	/* Serialises senders: TCP drops the socket lock while it waits. */
+	/*
+	 * Serialises senders: TCP drops the socket lock while it waits.
+	 * Taken with ktls_tx_lock()/ktls_tx_unlock() only; a work item
+	 * never sleeps on it (see ktls_tx_work()).
+	 */
 	struct mutex lock;
-	struct work_struct work;
+	struct delayed_work work;
 	unsigned long flags;
+	/*
+	 * The owner of tx->lock may sleep with the socket lock let go
+	 * (a blocking send): *_locked senders and shutdown() don't wait
+	 * for it.  Written under tx->lock, read locklessly.
+	 */
+	bool sleeper;
 	struct aead_request *req;
 
 	/* The open record. */
@@ -53,7 +67,7 @@ struct ktls_tx {
 	unsigned int pt_len;
 	unsigned int pt_charged;	/* copied bytes charged to sk */
 	u8 pt_type;
-	bool seq_wrapped;		/* the last sequence number is used */
+	bool pt_closed;			/* taken without MSG_MORE: seal it */
 
 	/* The sealed record TCP has not taken in full. */
 	struct bio_vec ct[KTLS_TX_CT_FRAGS];
@@ -87,6 +101,21 @@ static struct ktls_tx *ktls_tx_get(const struct sock *sk)
 	return ktls_get_ctx(sk)->tx;
 }
 
+/*
+ * The next record would take the last sequence number, 2^64 - 1: refused
+ * (EBADMSG), as upstream does since 6.13, so the number never wraps to
+ * reuse a nonce.  A rekey restarts the count.
+ */
+static bool ktls_tx_seq_last(const struct ktls_crypto *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < KTLS_REC_SEQ_SIZE; i++)
+		if (c->rec_seq[i] != 0xff)
+			return false;
+	return true;
+}
+
 /* A fatal TX error: the peer's record stream can no longer continue. */
 static void ktls_tx_abort(struct sock *sk, int err)
 {
@@ -116,6 +145,46 @@ static void ktls_tx_drop_pt(struct sock *sk, struct ktls_tx *tx)
 	tx->pt_n = 0;
 	tx->pt_len = 0;
 	tx->pt_charged = 0;
+	WRITE_ONCE(tx->pt_closed, false);
+}
+
+/*
+ * Something for the work to push.  Store-buffer pairing with
+ * ktls_tx_unlock(): either we see the mutex free and queue the work, or
+ * the owner, right after letting go, sees our bit and queues it.
+ */
+static void ktls_tx_kick(struct ktls_tx *tx)
+{
+	set_bit(KTLS_TX_PUSH_WANTED, &tx->flags);
+	/* The bit before the mutex test; pairs with ktls_tx_unlock(). */
+	smp_mb__after_atomic();
+	if (!mutex_is_locked(&tx->lock) &&
+	    !test_bit(KTLS_TX_CLOSING, &tx->flags))
+		queue_delayed_work(system_wq, &tx->work, 0);
+}
+
+/* Every sender path takes tx->lock through these two. */
+static int ktls_tx_lock(struct ktls_tx *tx, bool sleeper)
+{
+	int rc;
+
+	rc = mutex_lock_interruptible(&tx->lock);
+	if (!rc)
+		WRITE_ONCE(tx->sleeper, sleeper);
+	return rc;
+}
+
+static void ktls_tx_unlock(struct ktls_tx *tx)
+{
+	WRITE_ONCE(tx->sleeper, false);
+	mutex_unlock(&tx->lock);
+	/* Pairs with ktls_tx_kick() and the work's failed trylock. */
+	smp_mb();
+	if (test_bit(KTLS_TX_PUSH_WANTED, &tx->flags) &&
+	    !test_bit(KTLS_TX_CLOSING, &tx->flags) &&
+	    (READ_ONCE(tx->ct_len) || READ_ONCE(tx->pt_closed) ||
+	     test_bit(KTLS_TX_SEAL_WANTED, &tx->flags)))
+		queue_delayed_work(system_wq, &tx->work, 0);
 }
 
 /* Push the sealed record; 0 once TCP holds all of it. */
@@ -123,6 +192,7 @@ static int ktls_tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 {
 	int rc;
 
+	sock_owned_by_me(sk);
 	while (tx->ct_sent < tx->ct_len) {
 		rc = ktls_tcp_send_bvec(sk, tx->ct, tx->ct_n, tx->ct_sent,
 					tx->ct_len - tx->ct_sent, flags);
@@ -294,8 +364,8 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	u8 *hdr;
 	int rc;
 
-	if (tx->seq_wrapped) {
-		/* Reusing a sequence number would reuse a nonce. */
+	sock_owned_by_me(sk);
+	if (ktls_tx_seq_last(c)) {
 		ktls_tx_abort(sk, EBADMSG);
 		return -EBADMSG;
 	}
@@ -365,7 +435,8 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 
 	ktls_tx_drop_pt(sk, tx);
 	ktls_iv_advance(c, ctx->version);
-	tx->seq_wrapped = ktls_seq_advance(c->rec_seq);
+	/* Can't wrap: ktls_tx_seq_last() stops at the last number. */
+	ktls_seq_advance(c->rec_seq);
 	return 0;
 }
 
@@ -499,7 +570,9 @@ bool ktls_tx_record_open(const struct ktls_context *ctx)
 }
 
 /*
- * The send path shared by sendmsg, sendpage and flushes; socket locked.
+ * The send path shared by sendmsg, sendpage and flushes; socket locked,
+ * and tx->lock held unless the caller never sleeps (MSG_DONTWAIT) and no
+ * sleeper owns it (the *_locked entry points, close()).
  * more: the caller has more data for this record (MSG_MORE and kin).
  * flush: close any open record before taking new data (new record type).
  */
@@ -513,6 +586,7 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 	size_t copied = 0;
 	int rc = 0;
 
+	sock_owned_by_me(sk);
 	for (;;) {
 		size_t left = from ? iov_iter_count(from) : 0;
 
@@ -522,7 +596,8 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			if (rc)
 				break;
 		}
-		if (tx->pt_len && (flush || ktls_tx_full(ctx, tx) ||
+		if (tx->pt_len && (flush || tx->pt_closed ||
+				   ktls_tx_full(ctx, tx) ||
 				   tx->pt_type != type || (!left && !more))) {
 			rc = ktls_tx_seal(sk, ctx, tx);
 			if (rc == -ENOMEM)
@@ -535,8 +610,7 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 		if (!left)
 			break;
 
-		if (tx->seq_wrapped) {
-			/* Reusing a sequence number would reuse a nonce. */
+		if (ktls_tx_seq_last(&ctx->tx_crypto)) {
 			ktls_tx_abort(sk, EBADMSG);
 			rc = -EBADMSG;
 			break;
@@ -589,10 +663,16 @@ wait_for_memory:
 			break;
 	}
 
-	/* Bytes taken without MSG_MORE must not idle in an open record. */
-	if (rc && copied && !more && tx->pt_len && !tx->ct_len &&
-	    !ktls_tx_seal(sk, ctx, tx))
-		ktls_tx_push(sk, tx, tcp_flags);
+	/*
+	 * Bytes taken without MSG_MORE must not idle in an open record
+	 * until the next send(): no memory for the seal, a timeout or
+	 * signal, or the record before it still waiting for TCP.  The work
+	 * seals and pushes it (after the older one, as room comes).
+	 */
+	if (!more && tx->pt_len) {
+		WRITE_ONCE(tx->pt_closed, true);
+		ktls_tx_kick(tx);
+	}
 	if (copied)
 		return copied;
 	return rc < 0 ? sk_stream_error(sk, flags, rc) : rc;
@@ -621,8 +701,8 @@ static int ktls_tx_cmsg(struct msghdr *msg, u8 *type)
 	return rc;
 }
 
-static int ktls_tx_sendmsg_locked(struct sock *sk, struct msghdr *msg,
-				  size_t size)
+static int ktls_tx_do_sendmsg(struct sock *sk, struct msghdr *msg,
+			      size_t size)
 {
 	int flags = msg->msg_flags;
 	bool more = flags & MSG_MORE;
@@ -647,24 +727,44 @@ static int ktls_tx_sendmsg_locked(struct sock *sk, struct msghdr *msg,
 			    iov_iter_is_bvec(&msg->msg_iter), type, typed);
 }
 
+/*
+ * proto_ops.sendmsg_locked (sockmap): the caller holds the socket lock but
+ * not tx->lock.  A sender of ours may be asleep in TCP over tx->ct with
+ * the socket lock let go: resealing tx->ct under it would corrupt what
+ * TCP reads.  Refuse while one is (sockmap retries on EAGAIN), and never
+ * sleep here, which would let the socket lock go the same way.  No
+ * userspace path reaches this today.
+ */
+static int ktls_tx_sendmsg_locked(struct sock *sk, struct msghdr *msg,
+				  size_t size)
+{
+	struct ktls_tx *tx = ktls_tx_get(sk);
+
+	sock_owned_by_me(sk);
+	if (READ_ONCE(tx->sleeper))
+		return -EAGAIN;
+	msg->msg_flags |= MSG_DONTWAIT;
+	return ktls_tx_do_sendmsg(sk, msg, size);
+}
+
 static int ktls_tx_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct ktls_tx *tx = ktls_tx_get(sk);
 	int rc;
 
-	rc = mutex_lock_interruptible(&tx->lock);
+	rc = ktls_tx_lock(tx, !(msg->msg_flags & MSG_DONTWAIT));
 	if (rc)
 		return rc;
 	lock_sock(sk);
-	rc = ktls_tx_sendmsg_locked(sk, msg, size);
+	rc = ktls_tx_do_sendmsg(sk, msg, size);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	ktls_tx_unlock(tx);
 	return rc;
 }
 
 #ifdef KTLS_HAVE_SENDPAGE
-static int ktls_tx_sendpage_locked(struct sock *sk, struct page *page,
-				   int offset, size_t size, int flags)
+static int ktls_tx_do_sendpage(struct sock *sk, struct page *page,
+			       int offset, size_t size, int flags)
 {
 	struct bio_vec bv;
 	struct iov_iter it;
@@ -681,19 +781,32 @@ static int ktls_tx_sendpage_locked(struct sock *sk, struct page *page,
 			    KTLS_TYPE_DATA, false);
 }
 
+/* proto_ops.sendpage_locked: the contract of ktls_tx_sendmsg_locked(). */
+static int ktls_tx_sendpage_locked(struct sock *sk, struct page *page,
+				   int offset, size_t size, int flags)
+{
+	struct ktls_tx *tx = ktls_tx_get(sk);
+
+	sock_owned_by_me(sk);
+	if (READ_ONCE(tx->sleeper))
+		return -EAGAIN;
+	return ktls_tx_do_sendpage(sk, page, offset, size,
+				   flags | MSG_DONTWAIT);
+}
+
 static int ktls_tx_sendpage(struct sock *sk, struct page *page, int offset,
 			    size_t size, int flags)
 {
 	struct ktls_tx *tx = ktls_tx_get(sk);
 	int rc;
 
-	rc = mutex_lock_interruptible(&tx->lock);
+	rc = ktls_tx_lock(tx, !(flags & MSG_DONTWAIT));
 	if (rc)
 		return rc;
 	lock_sock(sk);
-	rc = ktls_tx_sendpage_locked(sk, page, offset, size, flags);
+	rc = ktls_tx_do_sendpage(sk, page, offset, size, flags);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	ktls_tx_unlock(tx);
 	return rc;
 }
 #endif
@@ -707,31 +820,68 @@ static void ktls_tx_splice_eof(struct socket *sock)
 
 	if (!READ_ONCE(tx->pt_len))
 		return;
-	mutex_lock(&tx->lock);
+	if (ktls_tx_lock(tx, false)) {
+		/* A signal: the work closes the record instead. */
+		set_bit(KTLS_TX_SEAL_WANTED, &tx->flags);
+		ktls_tx_kick(tx);
+		return;
+	}
 	lock_sock(sk);
-	/* Don't block: TCP's write_space pushes what is left. */
+	/* Don't block: the work pushes what is left as TCP makes room. */
 	ktls_tx_send(sk, NULL, MSG_DONTWAIT | MSG_NOSIGNAL, false, false,
 		     tx->pt_type, true);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	ktls_tx_unlock(tx);
 }
 #endif
 
 /*
  * close() and shutdown(SHUT_WR) don't wait for the peer in TCP, and what
  * send() accepted must still arrive: hand the pending and open records to
- * TCP past SO_SNDBUF (two records at most).  TCP sends them before FIN.
+ * TCP.  TCP sends them before FIN.  Socket locked; tx->lock held, or
+ * close() (no sender left, the work stands down on KTLS_TX_CLOSING).
  */
 static void ktls_tx_flush_final(struct sock *sk, struct ktls_tx *tx)
 {
-	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	int sndbuf, room;
 
+	sock_owned_by_me(sk);
 	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_CLOSE_WAIT)
 		return;
-	WRITE_ONCE(sk->sk_sndbuf, INT_MAX);
+	ktls_tx_send(sk, NULL, MSG_DONTWAIT | MSG_NOSIGNAL, false, false,
+		     tx->pt_type, true);
+	if (!tx->ct_len && !tx->pt_len)
+		return;
+	/*
+	 * SO_SNDBUF is full (a stalled peer).  Let TCP queue what is left,
+	 * at most two records, past it: raise it by that much plus room
+	 * for skb overhead, only for the moment it takes.
+	 */
+	sndbuf = READ_ONCE(sk->sk_sndbuf);
+	room = READ_ONCE(sk->sk_wmem_queued) + 2 * (tx->ct_len - tx->ct_sent +
+		tx->pt_len + ktls_record_overhead(&ctx->tx_crypto,
+						  ctx->version)) + SZ_64K;
+	WRITE_ONCE(sk->sk_sndbuf, max(sndbuf, room));
 	ktls_tx_send(sk, NULL, MSG_DONTWAIT | MSG_NOSIGNAL, false, false,
 		     tx->pt_type, true);
 	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+}
+
+/*
+ * tx->lock for a final flush.  The work, the trim and a non-blocking
+ * sender let go at once: wait for them (a trylock alone would lose an
+ * open MSG_MORE record to them).  A sleeper may hold it for good, and
+ * shutdown() is often what is meant to wake it: don't wait for that one.
+ */
+static bool ktls_tx_lock_flush(struct ktls_tx *tx)
+{
+	while (!mutex_trylock(&tx->lock)) {
+		if (READ_ONCE(tx->sleeper) || signal_pending(current))
+			return false;
+		schedule_timeout_uninterruptible(1);
+	}
+	return true;
 }
 
 static int ktls_tx_shutdown(struct socket *sock, int how)
@@ -739,17 +889,12 @@ static int ktls_tx_shutdown(struct socket *sock, int how)
 	struct sock *sk = sock->sk;
 	struct ktls_tx *tx = ktls_tx_get(sk);
 
-	/*
-	 * inet_shutdown() sets SEND_SHUTDOWN before any proto hook runs, so
-	 * flush here.  A sender blocked in TCP holds tx->lock and is what
-	 * shutdown() is often meant to wake: don't wait for it.
-	 */
-	if ((how == SHUT_WR || how == SHUT_RDWR) &&
-	    mutex_trylock(&tx->lock)) {
+	/* inet_shutdown() sets SEND_SHUTDOWN before any proto hook runs. */
+	if ((how == SHUT_WR || how == SHUT_RDWR) && ktls_tx_lock_flush(tx)) {
 		lock_sock(sk);
 		ktls_tx_flush_final(sk, tx);
 		release_sock(sk);
-		mutex_unlock(&tx->lock);
+		ktls_tx_unlock(tx);
 	}
 	return inet_shutdown(sock, how);
 }
@@ -797,31 +942,81 @@ static void ktls_tx_trim(struct work_struct *work)
 			ktls_tx_pool_release(tx);
 	}
 	release_sock(tx->sk);
-	mutex_unlock(&tx->lock);
+	ktls_tx_unlock(tx);
+}
+
+/*
+ * The work's share, never blocking: the sealed record, then an open one
+ * a send() without MSG_MORE had to leave open (see ktls_tx_send()).
+ */
+static void ktls_tx_push_pending(struct sock *sk, struct ktls_tx *tx)
+{
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	int rc;
+
+	sock_owned_by_me(sk);
+	lockdep_assert_held(&tx->lock);
+	if (test_and_clear_bit(KTLS_TX_SEAL_WANTED, &tx->flags) && tx->pt_len)
+		WRITE_ONCE(tx->pt_closed, true);
+	/* Not all taken: TCP calls write_space again as room comes. */
+	if (tx->ct_len && ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+		return;
+	if (!tx->pt_len || !tx->pt_closed)
+		return;
+	rc = ktls_tx_seal(sk, ctx, tx);
+	if (rc == -ENOMEM) {
+		/* Nothing in flight may call write_space: look again. */
+		queue_delayed_work(system_wq, &tx->work, KTLS_TX_RETRY);
+		return;
+	}
+	if (!rc)
+		ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static void ktls_tx_work(struct work_struct *work)
 {
-	struct ktls_tx *tx = container_of(work, struct ktls_tx, work);
+	struct ktls_tx *tx = container_of(to_delayed_work(work),
+					  struct ktls_tx, work);
 	struct sock *sk = tx->sk;
 
-	mutex_lock(&tx->lock);
+	/*
+	 * Never wait for tx->lock: its owner may be a sender asleep in TCP
+	 * for as long as the peer keeps its window shut (a hung worker per
+	 * connection).  That sender pushes by itself; our bit makes it (or
+	 * whoever holds the lock next) queue us again once it lets go.
+	 */
+	if (!mutex_trylock(&tx->lock)) {
+		set_bit(KTLS_TX_PUSH_WANTED, &tx->flags);
+		/* Pairs with ktls_tx_unlock(). */
+		smp_mb__after_atomic();
+		if (!mutex_trylock(&tx->lock))
+			return;
+	}
+	clear_bit(KTLS_TX_PUSH_WANTED, &tx->flags);
 	lock_sock(sk);
-	if (!test_bit(KTLS_TX_CLOSING, &tx->flags) && tx->ct_len)
-		ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (!test_bit(KTLS_TX_CLOSING, &tx->flags))
+		ktls_tx_push_pending(sk, tx);
 	release_sock(sk);
-	mutex_unlock(&tx->lock);
+	ktls_tx_unlock(tx);
 }
 
 void ktls_tx_write_space(struct sock *sk)
 {
 	struct ktls_context *ctx = ktls_get_ctx(sk);
-	struct ktls_tx *tx = ctx->tx;
+	struct ktls_tx *tx;
 
+	/*
+	 * A layer stacked above us (sockmap) may call us after
+	 * ktls_close() cleared the context: the socket is being closed,
+	 * there is nothing to push and nobody to wake.
+	 */
+	if (unlikely(!ctx))
+		return;
+	tx = ctx->tx;
 	/* Runs in softirq: push from process context. */
 	if (tx && READ_ONCE(tx->ct_len) &&
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags))
-		schedule_work(&tx->work);
+		ktls_tx_kick(tx);
 	ctx->sk_write_space(sk);
 }
 
@@ -841,7 +1036,7 @@ int ktls_tx_init(struct sock *sk, struct ktls_context *ctx)
 	tx->pool_max = min_t(unsigned int, READ_ONCE(tx_pool_pages),
 			     KTLS_TX_POOL_MAX);
 	mutex_init(&tx->lock);
-	INIT_WORK(&tx->work, ktls_tx_work);
+	INIT_DELAYED_WORK(&tx->work, ktls_tx_work);
 	INIT_DELAYED_WORK(&tx->trim, ktls_tx_trim);
 	ctx->tx = tx;
 	return 0;
@@ -851,14 +1046,9 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
 	struct ktls_tx *tx = ctx->tx;
-	int rc;
 
-	rc = ktls_aead_req_replace(&tx->req, aead);
-	if (rc)
-		return rc;
-	/* The new key restarts the sequence: its numbers are all fresh. */
-	tx->seq_wrapped = false;
-	return 0;
+	/* The new key's rec_seq, installed by the caller, restarts the count. */
+	return ktls_aead_req_replace(&tx->req, aead);
 }
 
 void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)
@@ -880,9 +1070,15 @@ void ktls_tx_release(struct sock *sk, struct ktls_context *ctx, long timeo)
 {
 	struct ktls_tx *tx = ctx->tx;
 
+	sock_owned_by_me(sk);
 	set_bit(KTLS_TX_CLOSING, &tx->flags);
-	/* Never blocks, so any SO_SNDTIMEO/SO_LINGER bound holds. */
-	ktls_tx_flush_final(sk, tx);
+	/*
+	 * Never blocks: TCP's close() then waits within SO_LINGER for what
+	 * is queued.  SO_LINGER {1, 0} resets the connection and drops
+	 * TCP's queue: nothing to flush, as in-tree.
+	 */
+	if (!sock_flag(sk, SOCK_LINGER) || READ_ONCE(sk->sk_lingertime))
+		ktls_tx_flush_final(sk, tx);
 	ktls_tx_drop_ct(sk, tx);
 	ktls_tx_drop_pt(sk, tx);
 }
@@ -891,7 +1087,7 @@ void ktls_tx_free(struct ktls_context *ctx)
 {
 	struct ktls_tx *tx = ctx->tx;
 
-	cancel_work_sync(&tx->work);
+	cancel_delayed_work_sync(&tx->work);
 	cancel_delayed_work_sync(&tx->trim);
 	ktls_tx_pool_release(tx);
 	aead_request_free(tx->req);
