@@ -1006,7 +1006,9 @@ static struct sk_buff *ktls_rx_rec_skb(const struct ktls_rx_rec *rec)
  * proto_ops.read_sock for in-kernel readers (nvme-tcp over TLS): the text
  * of data records, in order, to actor; as in-tree's tls_sw_read_sock it
  * never waits, stops with -EINVAL at a control record (left for
- * recvmsg() and its cmsg) and skips empty data records.  Opened records
+ * recvmsg() and its cmsg) and skips empty data records whatever
+ * desc->count (a count of 0 only stops it after an actor call), so a
+ * positive return is always bytes the actor took.  Opened records
  * are shared with recvmsg(): what one leaves of a record the other
  * reads.  An actor taking less than offered while desc->count is left
  * is offered the rest again, as tcp_read_sock() does.
@@ -1031,7 +1033,7 @@ static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
 		return -EAGAIN;
 	rx->reader_present = true;
 
-	do {
+	for (;;) {
 		rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec,
 					       list);
 		if (!rec) {
@@ -1071,7 +1073,9 @@ static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
 			skb = NULL;
 		}
 		ktls_rx_consume(sk, rx, rec, used);
-	} while (desc->count);
+		if (!desc->count)
+			break;
+	}
 
 	consume_skb(skb);
 	ktls_rx_reader_release(sk, rx);
