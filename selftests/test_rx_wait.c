@@ -120,14 +120,6 @@ static void set_rcvtimeo(int fd, int ms)
 	KT_ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 }
 
-static int running_6_1(void)
-{
-	struct utsname u;
-
-	KT_ASSERT_OK(uname(&u));
-	return !strncmp(u.release, "6.1.", 4);
-}
-
 /* A rule of upstream 6.13+ net/tls that in-tree 6.1/6.12 does not have. */
 static void ktls_only(const char *why)
 {
@@ -701,6 +693,58 @@ static void empty_splice(void)
 	pair_close(&p);
 }
 
+/* --- 11: a layer stacked above data_ready outlives close() ----------- */
+
+#define STACK_KO	"/ktls/ktls_test_stack.ko"
+#define STACK_PARAM	"/sys/module/ktls_test_stack/parameters/"
+
+static int stack_write(const char *param, const char *val)
+{
+	char path[128];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), STACK_PARAM "%s", param);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Like a sockmap psock, the helper module saves the data_ready it finds
+ * (the ULP's) and calls it again after close() took the ULP away.
+ */
+static void stacked_data_ready_after_close(void)
+{
+	uint8_t buf[16];
+	char fd[16];
+	struct pair p;
+	int rc;
+
+	/* In-tree's tls_data_ready() dereferences its context the same way. */
+	ktls_only("data_ready after close() (in-tree oopses too)");
+	rc = kt_module_load(STACK_KO, NULL);
+	if (rc && rc != -EEXIST)
+		KT_FAIL("cannot load %s: %s", STACK_KO, strerror(-rc));
+	pair_open(&p, TLS12);
+	snprintf(fd, sizeof(fd), "%d", p.rx);
+	KT_ASSERT_EQ(stack_write("hook", fd), 0);
+	send_rec(&p, T_DATA, "live", 4);
+	settle();
+	KT_ASSERT_EQ(stack_write("fire", "1"), 0);
+	KT_ASSERT_EQ(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	KT_ASSERT(!memcmp(buf, "live", 4));
+	close(p.rx);
+	/* The old code oopsed here, in this process (NULL context). */
+	KT_ASSERT_EQ(stack_write("fire", "1"), 0);
+	KT_ASSERT_EQ(stack_write("unhook", "1"), 0);
+	close(p.tx);
+	KT_ASSERT_EQ(kt_module_unload("ktls_test_stack"), 0);
+}
+
 static const struct kt_case cases[] = {
 	KT_CASE_T(poll_wakes_after_read, 30),
 	KT_CASE_T(poll_after_fatal_error, 30),
@@ -713,12 +757,12 @@ static const struct kt_case cases[] = {
 	KT_CASE_T(empty_run_eagain, 30),
 	KT_CASE_T(empty_then_control, 30),
 	KT_CASE_T(empty_splice, 30),
+	KT_CASE_T(stacked_data_ready_after_close, 30),
 };
 
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	(void)running_6_1;
 	kt_need_ktls();
 	return kt_run_phased("rx_wait", cases,
 			     sizeof(cases) / sizeof(cases[0]), NULL);
