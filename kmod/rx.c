@@ -53,12 +53,14 @@ struct ktls_rx {
 	struct ktls_rx_rec *cur;	/* ciphertext being gathered */
 	unsigned int have;		/* bytes of it in cur */
 	unsigned int cur_len;		/* its length, 0 until header checked */
+	u32 cur_seq;			/* TCP's copied_seq at its header */
 	bool copy;			/* cur gathers the whole record */
 	unsigned int nready;		/* list length, read by poll */
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
 	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
 	bool reader_present;
+	bool taken;			/* a reader took a record: wake pollers */
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
 	wait_queue_head_t wq;		/* readers waiting for reader_present */
@@ -82,11 +84,6 @@ struct ktls_rx {
 	u8 aad[KTLS_MAX_AAD];
 	u8 iv[KTLS_AEAD_IV_SIZE];
 };
-
-static struct ktls_rx *ktls_rx_of(const struct sock *sk)
-{
-	return ktls_get_ctx(sk)->rx;
-}
 
 static void ktls_rx_report(struct sock *sk, int err)
 {
@@ -210,6 +207,15 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 {
 	int err;
 
+	/*
+	 * Someone read TCP's queue under us (a plain recv() that slept in
+	 * tcp_recvmsg() before TLS_RX was set): frame again from what TCP
+	 * holds now, as in-tree does since "tls: handle data disappearing
+	 * from under the TLS ULP".
+	 */
+	if (unlikely(rx->cur_len && !rx->copy &&
+		     rx->cur_seq != READ_ONCE(tcp_sk(sk)->copied_seq)))
+		rx->cur_len = 0;
 	if (rx->cur_len && ktls_rx_whole(sk, rx))
 		return true;
 	if (rx->stopped)
@@ -229,6 +235,7 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 		else
 			rx->have = ktls_rx_peek(sk, rx->cur->data,
 						rx->prepend);
+		rx->cur_seq = READ_ONCE(tcp_sk(sk)->copied_seq);
 		if (rx->have < rx->prepend)
 			return ktls_rx_copy_mode(sk, rx);
 		err = ktls_rx_check_header(rx, rx->cur->data);
@@ -250,17 +257,50 @@ static void ktls_rx_update(struct sock *sk, struct ktls_rx *rx)
 	WRITE_ONCE(rx->rec_queued, ktls_rx_fill(sk, rx));
 }
 
-/* After a KeyUpdate, queued records wait for the next key. */
+/*
+ * Readable whenever recv() returns without waiting: text or a whole
+ * record is there, or it fails at once.  As in-tree, a bad record keeps
+ * the socket readable after SO_ERROR consumed sk_err (in-tree leaves it
+ * queued and fails it again).  After a KeyUpdate recv() says EKEYEXPIRED
+ * at once: in-tree 6.1/6.12 have no rekey, so we follow the same rule.
+ */
 static bool ktls_rx_readable(const struct ktls_rx *rx)
 {
-	return READ_ONCE(rx->nready) ||
-	       (READ_ONCE(rx->rec_queued) && !READ_ONCE(rx->key_expired));
+	return READ_ONCE(rx->nready) || READ_ONCE(rx->rec_queued) ||
+	       READ_ONCE(rx->fatal) || READ_ONCE(rx->key_expired);
+}
+
+/* sock_def_readable() (not exported): wake whoever sleeps on sk. */
+static void ktls_rx_wake_sk(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_sync_poll(&wq->wait, EPOLLIN |
+						EPOLLPRI | EPOLLRDNORM |
+						EPOLLRDBAND);
+	sk_wake_async(sk, SOCK_WAKE_WAITD, POLL_IN);
+	rcu_read_unlock();
 }
 
 static void ktls_rx_data_ready(struct sock *sk)
 {
-	struct ktls_rx *rx = ktls_rx_of(sk);
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = ctx ? ctx->rx : NULL;
 
+	/*
+	 * A layer stacked above us may keep calling the callback it saved
+	 * after ktls_close() cleared icsk_ulp_data (set under the socket
+	 * lock, which this runs under too, so a context seen here is not
+	 * freed under us).  Our saved callback is gone with rx: wake
+	 * sleepers as TCP's default would.
+	 */
+	if (unlikely(!rx)) {
+		ktls_rx_wake_sk(sk);
+		return;
+	}
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
 	rx->saved_data_ready(sk);
@@ -302,7 +342,19 @@ static int ktls_rx_reader_lock(struct sock *sk, struct ktls_rx *rx,
 
 static void ktls_rx_reader_unlock(struct sock *sk, struct ktls_rx *rx)
 {
+	sock_owned_by_me(sk);
 	ktls_rx_update(sk, rx);
+	/*
+	 * A poller that looked while we held the record it saw would sleep
+	 * through the next one framed here (no data_ready comes for it):
+	 * wake pollers whenever a take leaves the socket readable, as
+	 * in-tree does when its parser finds the next record.
+	 */
+	if (rx->taken) {
+		rx->taken = false;
+		if (ktls_rx_readable(rx))
+			rx->saved_data_ready(sk);
+	}
 	rx->reader_present = false;
 	if (wq_has_sleeper(&rx->wq))
 		wake_up(&rx->wq);
@@ -324,6 +376,7 @@ static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
 	unsigned int size = ktls_rx_rec_bytes(rx);
 	struct ktls_rx_rec *rec;
 
+	sock_owned_by_me(sk);
 	if (sk_has_account(sk) && size > sk->sk_forward_alloc &&
 	    !__sk_mem_schedule(sk, size - sk->sk_forward_alloc, SK_MEM_RECV))
 		return NULL;
@@ -357,6 +410,7 @@ static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
  */
 static bool ktls_rx_have_buf(struct sock *sk, struct ktls_rx *rx)
 {
+	sock_owned_by_me(sk);
 	if (rx->cur || rx->spare || rx->stopped)
 		return true;
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
@@ -382,6 +436,7 @@ static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	int ret;
 
+	sock_owned_by_me(sk);
 	while (!ktls_rx_fill(sk, rx)) {
 		/* Nothing to gather into: TCP may hold a record already. */
 		if (!rx->cur && !rx->spare && !rx->stopped) {
@@ -401,6 +456,12 @@ static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
 		if (!*timeo)
 			return -EAGAIN;
 
+		/*
+		 * Not whole after all (TCP's queue shrank without a
+		 * data_ready, e.g. SO_OOBINLINE turned off): a stale flag
+		 * would end every sleep at once and spin here.
+		 */
+		WRITE_ONCE(rx->rec_queued, false);
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
 		/* Lockless: sk_data_ready keeps rec_queued current. */
@@ -538,6 +599,12 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	DECLARE_CRYPTO_WAIT(wait);
 	int err;
 
+	/*
+	 * As upstream since 6.13: a record would use up the last sequence
+	 * number (the next one would repeat a nonce): refuse it unopened.
+	 */
+	if (unlikely(!memchr_inv(c->rec_seq, 0xff, KTLS_REC_SEQ_SIZE)))
+		return -EBADMSG;
 	if (!rx->copy) {
 		if (!ktls_rx_sg_queue(ctx->sk, rx, body, ct_len)) {
 			src = rx->sg_src;
@@ -621,6 +688,8 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 {
 	struct ktls_rx_rec *rec = rx->cur;
 
+	sock_owned_by_me(sk);
+	rx->taken = true;
 	/* Its ciphertext is done with: let TCP free it and open the window. */
 	if (!rx->copy)
 		tcp_read_done(sk, rx->cur_len);
@@ -631,13 +700,13 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 	if (err) {
 		ktls_rx_put_rec(sk, rx, rec);
 		/* As tls_err_abort(): every later read fails the same way. */
-		rx->fatal = err;
+		WRITE_ONCE(rx->fatal, err);
 		rx->stopped = true;
 		ktls_rx_report(sk, err);
 		return NULL;
 	}
-	if (ktls_seq_advance(ctx->rx_crypto.rec_seq))
-		ktls_rx_abort(sk, rx, -EBADMSG);
+	/* ktls_rx_crypt() refused the last sequence number: no wrap. */
+	ktls_seq_advance(ctx->rx_crypto.rec_seq);
 	/* Unused for opening, but getsockopt() reports it as in-tree. */
 	ktls_iv_advance(&ctx->rx_crypto, rx->version);
 	return rec;
@@ -667,7 +736,9 @@ static struct ktls_rx_rec *ktls_rx_open(struct sock *sk,
  * a data record that fits, not peeked, into user memory.  A TLS 1.3
  * record's type is known only once opened: try it anyway (in-tree does
  * only with TLS_RX_EXPECT_NO_PAD); peers rarely pad, and a padded or
- * control record is opened a second time.
+ * control record is opened a second time.  Without the hint, only while
+ * this call has returned nothing yet: a control record met after data
+ * must not leave its text past the length recvmsg() returns.
  */
 static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 			  struct msghdr *msg, size_t len, u8 control,
@@ -683,7 +754,9 @@ static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 		return false;
 	if (control && control != KTLS_TYPE_DATA)
 		return false;
-	return tls13 || rx->cur->data[0] == KTLS_TYPE_DATA;
+	if (!tls13)
+		return rx->cur->data[0] == KTLS_TYPE_DATA;
+	return !control || ctx->rx_no_pad;
 }
 
 /*
@@ -759,6 +832,7 @@ unmap:
 static int ktls_rx_get(struct sock *sk, struct ktls_rx *rx, long *timeo,
 		       bool has_copied)
 {
+	sock_owned_by_me(sk);
 	if (rx->fatal)
 		return rx->fatal;
 	if (rx->key_expired)
@@ -864,6 +938,20 @@ static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			pos = &rec->list;
 		}
 
+		/*
+		 * An empty data record is skipped: it sets no type, so what
+		 * follows reads as if it came first (upstream 6.17).
+		 */
+		if (unlikely(!rec->len && rec->type == KTLS_TYPE_DATA)) {
+			if (peek) {
+				pos = pos->next;
+			} else {
+				ktls_rx_consume(sk, rx, rec, 0);
+				pos = rx->ready.next;
+			}
+			continue;
+		}
+
 		err = ktls_rx_check_type(msg, rec->type, &control);
 		if (err <= 0)
 			break;
@@ -915,20 +1003,27 @@ static ssize_t ktls_rx_splice_read(struct socket *sock, loff_t *ppos,
 	if (err)
 		return err;
 
-	rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec, list);
-	if (!rec) {
-		timeo = sock_rcvtimeo(sk, nonblock);
-		err = ktls_rx_get(sk, rx, &timeo, false);
-		if (err <= 0)
+	timeo = sock_rcvtimeo(sk, nonblock);
+	for (;;) {
+		rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec,
+					       list);
+		if (!rec) {
+			err = ktls_rx_get(sk, rx, &timeo, false);
+			if (err <= 0)
+				goto unlock;
+			rec = ktls_rx_open(sk, ctx, rx, &err);
+			if (!rec)
+				goto unlock;
+		}
+		/* Control records need the cmsg that only recvmsg() has. */
+		if (rec->type != KTLS_TYPE_DATA) {
+			err = -EINVAL;
 			goto unlock;
-		rec = ktls_rx_open(sk, ctx, rx, &err);
-		if (!rec)
-			goto unlock;
-	}
-	/* Control records need the cmsg that only recvmsg() has. */
-	if (rec->type != KTLS_TYPE_DATA) {
-		err = -EINVAL;
-		goto unlock;
+		}
+		/* Not 0 (end of file) for an empty record: skip it. */
+		if (likely(rec->len))
+			break;
+		ktls_rx_consume(sk, rx, rec, 0);
 	}
 
 	chunk = min_t(size_t, len, rec->len);
@@ -992,6 +1087,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_rx *rx;
 	int err = -ENOMEM;
 
+	sock_owned_by_me(sk);
 	rx = sock_kmalloc(sk, sizeof(*rx), GFP_KERNEL);
 	if (!rx)
 		return -ENOMEM;
@@ -1037,6 +1133,7 @@ free_rx:
 int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
+	sock_owned_by_me(sk);
 	return ktls_aead_req_replace(&ctx->rx->req, aead);
 }
 
@@ -1044,6 +1141,7 @@ void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx)
 {
 	struct ktls_rx *rx = ctx->rx;
 
+	sock_owned_by_me(sk);
 	if (!rx->key_expired)
 		return;
 	WRITE_ONCE(rx->key_expired, false);
@@ -1057,6 +1155,7 @@ void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)
 {
 	struct ktls_rx *rx = ctx->rx;
 
+	sock_owned_by_me(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_data_ready == ktls_rx_data_ready)
 		sk->sk_data_ready = rx->saved_data_ready;
