@@ -18,6 +18,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
+#include <crypto/skcipher.h>
 #include <linux/list.h>
 #include <linux/poll.h>
 #include <linux/scatterlist.h>
@@ -80,6 +81,10 @@ struct ktls_rx {
 	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
 	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
 	struct page *pages[KTLS_RX_ZC_PAGES];
+	/* TLS 1.3: the bare stream cipher, to peek at a record's type. */
+	struct crypto_sync_skcipher *peek;
+	struct scatterlist sg_ks;
+	u8 ks[64];			/* one keystream block */
 	u8 tail;
 	u8 aad[KTLS_MAX_AAD];
 	u8 iv[KTLS_AEAD_IV_SIZE];
@@ -118,26 +123,29 @@ static int ktls_rx_copy_actor(read_descriptor_t *desc, struct sk_buff *skb,
 }
 
 /*
- * Copy up to len bytes from the head of TCP's receive queue to buf,
- * leaving them queued; returns how many.
+ * Copy up to len bytes, at off bytes past the head of TCP's receive
+ * queue, to buf, leaving them queued; returns how many.
  */
-static unsigned int ktls_rx_peek(struct sock *sk, u8 *buf, unsigned int len)
+static unsigned int ktls_rx_peek_at(struct sock *sk, unsigned int off,
+				    u8 *buf, unsigned int len)
 {
-	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq);
-	unsigned int done = 0;
+	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq) + off;
+	unsigned int done = 0, inq = tcp_inq(sk);
 	struct sk_buff *skb;
 
-	len = min_t(unsigned int, len, tcp_inq(sk));
+	if (off >= inq)
+		return 0;
+	len = min(len, inq - off);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
-		u32 off = seq - TCP_SKB_CB(skb)->seq;
+		u32 o = seq - TCP_SKB_CB(skb)->seq;
 		unsigned int n;
 
 		if (done == len)
 			break;
-		if (off >= skb->len)
+		if (o >= skb->len)
 			continue;
-		n = min(len - done, skb->len - off);
-		if (skb_copy_bits(skb, off, buf + done, n))
+		n = min(len - done, skb->len - o);
+		if (skb_copy_bits(skb, o, buf + done, n))
 			break;
 		done += n;
 		seq += n;
@@ -233,8 +241,8 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 		if (rx->copy)
 			ktls_rx_read(sk, rx, rx->prepend - rx->have);
 		else
-			rx->have = ktls_rx_peek(sk, rx->cur->data,
-						rx->prepend);
+			rx->have = ktls_rx_peek_at(sk, 0, rx->cur->data,
+						   rx->prepend);
 		rx->cur_seq = READ_ONCE(tcp_sk(sk)->copied_seq);
 		if (rx->have < rx->prepend)
 			return ktls_rx_copy_mode(sk, rx);
@@ -732,15 +740,116 @@ static struct ktls_rx_rec *ktls_rx_open(struct sock *sk,
 }
 
 /*
+ * TLS 1.3 hides a record's type in its last plaintext byte.  The AEADs
+ * here encrypt in counter mode, so when the sender did not pad, that byte
+ * is the ciphertext byte XOR one keystream byte, which one block of the
+ * bare stream cipher gives without opening the record.  A hint only: the
+ * AEAD still checks the whole record.  Key from rx_crypto.conf.
+ */
+static void ktls_rx_peek_setkey(struct ktls_context *ctx, struct ktls_rx *rx)
+{
+	const struct ktls_crypto *c = &ctx->rx_crypto;
+
+	if (rx->peek &&
+	    crypto_sync_skcipher_setkey(rx->peek, c->conf.raw +
+					c->cipher->key_off,
+					c->cipher->key_size)) {
+		crypto_free_sync_skcipher(rx->peek);
+		rx->peek = NULL;
+	}
+}
+
+static void ktls_rx_peek_init(struct ktls_context *ctx, struct ktls_rx *rx)
+{
+	const struct ktls_cipher *ci = ctx->rx_crypto.cipher;
+	const char *name;
+
+	if (rx->version != TLS_1_3_VERSION)
+		return;
+	if (ci->type == TLS_CIPHER_CHACHA20_POLY1305)
+		name = "chacha20";
+	else if (!strcmp(ci->aead_name, "gcm(aes)") ||
+		 !strcmp(ci->aead_name, "ccm(aes)"))
+		name = "ctr(aes)";
+	else
+		return;
+	/* Without it records after data are opened in place: slower only. */
+	rx->peek = crypto_alloc_sync_skcipher(name, 0, 0);
+	if (IS_ERR(rx->peek)) {
+		rx->peek = NULL;
+		return;
+	}
+	sg_init_one(&rx->sg_ks, rx->ks, sizeof(rx->ks));
+	ktls_rx_peek_setkey(ctx, rx);
+}
+
+/* The type of the whole TLS 1.3 record in rx->cur if unpadded, or 0. */
+static u8 ktls_rx_peek_type(struct sock *sk, struct ktls_context *ctx,
+			    struct ktls_rx *rx)
+{
+	const struct ktls_crypto *c = &ctx->rx_crypto;
+	/* Where the type byte is, in the plaintext and in the record. */
+	unsigned int i = rx->cur_len - KTLS_HEADER_SIZE -
+			 c->cipher->tag_size - 1;
+	bool chacha = c->cipher->type == TLS_CIPHER_CHACHA20_POLY1305;
+	unsigned int bsize = chacha ? 64 : 16;
+	u32 blk = i / bsize;
+	u8 nonce[KTLS_AEAD_IV_SIZE], iv[KTLS_AEAD_IV_SIZE];
+	u8 ct;
+
+	SYNC_SKCIPHER_REQUEST_ON_STACK(req, rx->peek);
+
+	if (rx->copy)
+		ct = rx->cur->data[KTLS_HEADER_SIZE + i];
+	else if (ktls_rx_peek_at(sk, KTLS_HEADER_SIZE + i, &ct, 1) != 1)
+		return 0;
+
+	ktls_build_nonce(c, rx->version, nonce);
+	if (chacha) {
+		/* chacha20: le32 block counter, then the nonce; text from 1. */
+		blk += 1;
+		iv[0] = blk;
+		iv[1] = blk >> 8;
+		iv[2] = blk >> 16;
+		iv[3] = blk >> 24;
+		memcpy(iv + 4, nonce, KTLS_NONCE_SIZE);
+	} else {
+		/*
+		 * CCM: flags, nonce, 24-bit counter, text from A_1.  GCM:
+		 * nonce, 32-bit counter, J0 is 1, text from 2.  Either way
+		 * the counter ends the block and fits in 24 bits here.
+		 */
+		memcpy(iv, nonce, sizeof(iv));
+		blk += c->cipher->ccm ? 1 : 2;
+		iv[13] = blk >> 16;
+		iv[14] = blk >> 8;
+		iv[15] = blk;
+	}
+	memset(rx->ks, 0, bsize);
+	sg_set_buf(&rx->sg_ks, rx->ks, bsize);
+	skcipher_request_set_sync_tfm(req, rx->peek);
+	skcipher_request_set_callback(req, 0, NULL, NULL);
+	skcipher_request_set_crypt(req, &rx->sg_ks, &rx->sg_ks, bsize, iv);
+	if (crypto_skcipher_encrypt(req))
+		ct = 0;
+	else
+		ct ^= rx->ks[i % bsize];
+	skcipher_request_zero(req);
+	memzero_explicit(rx->ks, bsize);
+	return ct;
+}
+
+/*
  * Can the whole record in rx->cur go straight to the reader?  As in-tree:
  * a data record that fits, not peeked, into user memory.  A TLS 1.3
  * record's type is known only once opened: try it anyway (in-tree does
  * only with TLS_RX_EXPECT_NO_PAD); peers rarely pad, and a padded or
- * control record is opened a second time.  Without the hint, only while
- * this call has returned nothing yet: a control record met after data
- * must not leave its text past the length recvmsg() returns.
+ * control record is opened a second time.  Without the hint, after data
+ * only a record whose peeked type is data: a control record met after
+ * data must not leave its text past the length recvmsg() returns.
  */
-static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
+static bool ktls_rx_zc_ok(struct sock *sk, struct ktls_context *ctx,
+			  struct ktls_rx *rx,
 			  struct msghdr *msg, size_t len, u8 control,
 			  int flags)
 {
@@ -756,7 +865,9 @@ static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 		return false;
 	if (!tls13)
 		return rx->cur->data[0] == KTLS_TYPE_DATA;
-	return !control || ctx->rx_no_pad;
+	if (!control || ctx->rx_no_pad)
+		return true;
+	return rx->peek && ktls_rx_peek_type(sk, ctx, rx) == KTLS_TYPE_DATA;
 }
 
 /*
@@ -911,7 +1022,8 @@ static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			err = ktls_rx_get(sk, rx, &timeo, copied);
 			if (err <= 0)
 				break;
-			if (ktls_rx_zc_ok(ctx, rx, msg, len, control, flags)) {
+			if (ktls_rx_zc_ok(sk, ctx, rx, msg, len, control,
+					  flags)) {
 				err = ktls_rx_open_zc(sk, ctx, rx,
 						      &msg->msg_iter);
 				if (err >= 0) {
@@ -940,7 +1052,7 @@ static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 		/*
 		 * An empty data record is skipped: it sets no type, so what
-		 * follows reads as if it came first (upstream 6.17).
+		 * follows reads as if it came first (as upstream).
 		 */
 		if (unlikely(!rec->len && rec->type == KTLS_TYPE_DATA)) {
 			if (peek) {
@@ -1112,6 +1224,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
 	if (!rx->spare)
 		goto free_req;
+	ktls_rx_peek_init(ctx, rx);
 
 	ctx->rx = rx;
 	write_lock_bh(&sk->sk_callback_lock);
@@ -1142,6 +1255,7 @@ void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_rx *rx = ctx->rx;
 
 	sock_owned_by_me(sk);
+	ktls_rx_peek_setkey(ctx, rx);
 	if (!rx->key_expired)
 		return;
 	WRITE_ONCE(rx->key_expired, false);
@@ -1177,6 +1291,8 @@ void ktls_rx_free(struct ktls_context *ctx)
 	}
 	kfree_sensitive(rx->spare);
 	kfree_sensitive(rx->cur);
+	if (rx->peek)
+		crypto_free_sync_skcipher(rx->peek);
 	aead_request_free(rx->req);
 	/* The nonce buffer holds the static IV. */
 	memzero_explicit(rx, sizeof(*rx));
