@@ -18,6 +18,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
+#include <crypto/skcipher.h>
 #include <linux/list.h>
 #include <linux/poll.h>
 #include <linux/scatterlist.h>
@@ -54,6 +55,7 @@ struct ktls_rx {
 	struct ktls_rx_rec *cur;	/* ciphertext being gathered */
 	unsigned int have;		/* bytes of it in cur */
 	unsigned int cur_len;		/* its length, 0 until header checked */
+	u32 cur_seq;			/* TCP's copied_seq at its header */
 	bool copy;			/* cur gathers the whole record */
 	unsigned int nready;		/* list length, read by poll */
 	bool rec_queued;		/* cur holds a whole record */
@@ -61,6 +63,7 @@ struct ktls_rx {
 	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
 	struct ktls_hs_parser hs;	/* TLS 1.3 handshake messages */
 	bool reader_present;
+	bool taken;			/* a reader took a record: wake pollers */
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
 	wait_queue_head_t wq;		/* readers waiting for reader_present */
@@ -80,15 +83,14 @@ struct ktls_rx {
 	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
 	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
 	struct page *pages[KTLS_RX_ZC_PAGES];
+	/* TLS 1.3: the bare stream cipher, to peek at a record's type. */
+	struct crypto_sync_skcipher *peek;
+	struct scatterlist sg_ks;
+	u8 ks[64];			/* one keystream block */
 	u8 tail;
 	u8 aad[KTLS_MAX_AAD];
 	u8 iv[KTLS_AEAD_IV_SIZE];
 };
-
-static struct ktls_rx *ktls_rx_of(const struct sock *sk)
-{
-	return ktls_get_ctx(sk)->rx;
-}
 
 static void ktls_rx_report(struct sock *sk, int err)
 {
@@ -123,26 +125,29 @@ static int ktls_rx_copy_actor(read_descriptor_t *desc, struct sk_buff *skb,
 }
 
 /*
- * Copy up to len bytes from the head of TCP's receive queue to buf,
- * leaving them queued; returns how many.
+ * Copy up to len bytes, at off bytes past the head of TCP's receive
+ * queue, to buf, leaving them queued; returns how many.
  */
-static unsigned int ktls_rx_peek(struct sock *sk, u8 *buf, unsigned int len)
+static unsigned int ktls_rx_peek_at(struct sock *sk, unsigned int off,
+				    u8 *buf, unsigned int len)
 {
-	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq);
-	unsigned int done = 0;
+	u32 seq = READ_ONCE(tcp_sk(sk)->copied_seq) + off;
+	unsigned int done = 0, inq = tcp_inq(sk);
 	struct sk_buff *skb;
 
-	len = min_t(unsigned int, len, tcp_inq(sk));
+	if (off >= inq)
+		return 0;
+	len = min(len, inq - off);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
-		u32 off = seq - TCP_SKB_CB(skb)->seq;
+		u32 o = seq - TCP_SKB_CB(skb)->seq;
 		unsigned int n;
 
 		if (done == len)
 			break;
-		if (off >= skb->len)
+		if (o >= skb->len)
 			continue;
-		n = min(len - done, skb->len - off);
-		if (skb_copy_bits(skb, off, buf + done, n))
+		n = min(len - done, skb->len - o);
+		if (skb_copy_bits(skb, o, buf + done, n))
 			break;
 		done += n;
 		seq += n;
@@ -212,6 +217,15 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 {
 	int err;
 
+	/*
+	 * Someone read TCP's queue under us (a plain recv() that slept in
+	 * tcp_recvmsg() before TLS_RX was set): frame again from what TCP
+	 * holds now, as in-tree does since "tls: handle data disappearing
+	 * from under the TLS ULP".
+	 */
+	if (unlikely(rx->cur_len && !rx->copy &&
+		     rx->cur_seq != READ_ONCE(tcp_sk(sk)->copied_seq)))
+		rx->cur_len = 0;
 	if (rx->cur_len && ktls_rx_whole(sk, rx))
 		return true;
 	if (rx->stopped)
@@ -229,8 +243,9 @@ static bool ktls_rx_fill(struct sock *sk, struct ktls_rx *rx)
 		if (rx->copy)
 			ktls_rx_read(sk, rx, rx->prepend - rx->have);
 		else
-			rx->have = ktls_rx_peek(sk, rx->cur->data,
-						rx->prepend);
+			rx->have = ktls_rx_peek_at(sk, 0, rx->cur->data,
+						   rx->prepend);
+		rx->cur_seq = READ_ONCE(tcp_sk(sk)->copied_seq);
 		if (rx->have < rx->prepend)
 			return ktls_rx_copy_mode(sk, rx);
 		err = ktls_rx_check_header(rx, rx->cur->data);
@@ -252,17 +267,50 @@ static void ktls_rx_update(struct sock *sk, struct ktls_rx *rx)
 	WRITE_ONCE(rx->rec_queued, ktls_rx_fill(sk, rx));
 }
 
-/* After a KeyUpdate, queued records wait for the next key. */
+/*
+ * Readable whenever recv() returns without waiting: text or a whole
+ * record is there, or it fails at once.  As in-tree, a bad record keeps
+ * the socket readable after SO_ERROR consumed sk_err (in-tree leaves it
+ * queued and fails it again).  After a KeyUpdate recv() says EKEYEXPIRED
+ * at once: in-tree 6.1/6.12 have no rekey, so we follow the same rule.
+ */
 static bool ktls_rx_readable(const struct ktls_rx *rx)
 {
-	return READ_ONCE(rx->nready) ||
-	       (READ_ONCE(rx->rec_queued) && !READ_ONCE(rx->key_expired));
+	return READ_ONCE(rx->nready) || READ_ONCE(rx->rec_queued) ||
+	       READ_ONCE(rx->fatal) || READ_ONCE(rx->key_expired);
+}
+
+/* sock_def_readable() (not exported): wake whoever sleeps on sk. */
+static void ktls_rx_wake_sk(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_sync_poll(&wq->wait, EPOLLIN |
+						EPOLLPRI | EPOLLRDNORM |
+						EPOLLRDBAND);
+	sk_wake_async(sk, SOCK_WAKE_WAITD, POLL_IN);
+	rcu_read_unlock();
 }
 
 static void ktls_rx_data_ready(struct sock *sk)
 {
-	struct ktls_rx *rx = ktls_rx_of(sk);
+	struct ktls_context *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = ctx ? ctx->rx : NULL;
 
+	/*
+	 * A layer stacked above us may keep calling the callback it saved
+	 * after ktls_close() cleared icsk_ulp_data (set under the socket
+	 * lock, which this runs under too, so a context seen here is not
+	 * freed under us).  Our saved callback is gone with rx: wake
+	 * sleepers as TCP's default would.
+	 */
+	if (unlikely(!rx)) {
+		ktls_rx_wake_sk(sk);
+		return;
+	}
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
 	rx->saved_data_ready(sk);
@@ -305,7 +353,19 @@ static int ktls_rx_reader_lock(struct sock *sk, struct ktls_rx *rx,
 /* Socket owned: let the next reader in. */
 static void ktls_rx_reader_release(struct sock *sk, struct ktls_rx *rx)
 {
+	sock_owned_by_me(sk);
 	ktls_rx_update(sk, rx);
+	/*
+	 * A poller that looked while we held the record it saw would sleep
+	 * through the next one framed here (no data_ready comes for it):
+	 * wake pollers whenever a take leaves the socket readable, as
+	 * in-tree does when its parser finds the next record.
+	 */
+	if (rx->taken) {
+		rx->taken = false;
+		if (ktls_rx_readable(rx))
+			rx->saved_data_ready(sk);
+	}
 	rx->reader_present = false;
 	if (wq_has_sleeper(&rx->wq))
 		wake_up(&rx->wq);
@@ -332,6 +392,7 @@ static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
 	unsigned int size = ktls_rx_rec_bytes(rx);
 	struct ktls_rx_rec *rec;
 
+	sock_owned_by_me(sk);
 	if (sk_has_account(sk) && size > sk->sk_forward_alloc &&
 	    !__sk_mem_schedule(sk, size - sk->sk_forward_alloc, SK_MEM_RECV))
 		return NULL;
@@ -365,6 +426,7 @@ static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
  */
 static bool ktls_rx_have_buf(struct sock *sk, struct ktls_rx *rx)
 {
+	sock_owned_by_me(sk);
 	if (rx->cur || rx->spare || rx->stopped)
 		return true;
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
@@ -390,6 +452,7 @@ static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	int ret;
 
+	sock_owned_by_me(sk);
 	while (!ktls_rx_fill(sk, rx)) {
 		/* Nothing to gather into: TCP may hold a record already. */
 		if (!rx->cur && !rx->spare && !rx->stopped) {
@@ -409,6 +472,12 @@ static int ktls_rx_wait(struct sock *sk, struct ktls_rx *rx, long *timeo,
 		if (!*timeo)
 			return -EAGAIN;
 
+		/*
+		 * Not whole after all (TCP's queue shrank without a
+		 * data_ready, e.g. SO_OOBINLINE turned off): a stale flag
+		 * would end every sleep at once and spin here.
+		 */
+		WRITE_ONCE(rx->rec_queued, false);
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
 		/* Lockless: sk_data_ready keeps rec_queued current. */
@@ -546,6 +615,12 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	DECLARE_CRYPTO_WAIT(wait);
 	int err;
 
+	/*
+	 * As upstream since 6.13: a record would use up the last sequence
+	 * number (the next one would repeat a nonce): refuse it unopened.
+	 */
+	if (unlikely(!memchr_inv(c->rec_seq, 0xff, KTLS_REC_SEQ_SIZE)))
+		return -EBADMSG;
 	if (!rx->copy) {
 		if (!ktls_rx_sg_queue(ctx->sk, rx, body, ct_len)) {
 			src = rx->sg_src;
@@ -636,6 +711,8 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 {
 	struct ktls_rx_rec *rec = rx->cur;
 
+	sock_owned_by_me(sk);
+	rx->taken = true;
 	/* Its ciphertext is done with: let TCP free it and open the window. */
 	if (!rx->copy)
 		tcp_read_done(sk, rx->cur_len);
@@ -646,13 +723,13 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 	if (err) {
 		ktls_rx_put_rec(sk, rx, rec);
 		/* As tls_err_abort(): every later read fails the same way. */
-		rx->fatal = err;
+		WRITE_ONCE(rx->fatal, err);
 		rx->stopped = true;
 		ktls_rx_report(sk, err);
 		return NULL;
 	}
-	if (ktls_seq_advance(ctx->rx_crypto.rec_seq))
-		ktls_rx_abort(sk, rx, -EBADMSG);
+	/* ktls_rx_crypt() refused the last sequence number: no wrap. */
+	ktls_seq_advance(ctx->rx_crypto.rec_seq);
 	/* Unused for opening, but getsockopt() reports it as in-tree. */
 	ktls_iv_advance(&ctx->rx_crypto, rx->version);
 	return rec;
@@ -678,13 +755,116 @@ static struct ktls_rx_rec *ktls_rx_open(struct sock *sk,
 }
 
 /*
+ * TLS 1.3 hides a record's type in its last plaintext byte.  The AEADs
+ * here encrypt in counter mode, so when the sender did not pad, that byte
+ * is the ciphertext byte XOR one keystream byte, which one block of the
+ * bare stream cipher gives without opening the record.  A hint only: the
+ * AEAD still checks the whole record.  Key from rx_crypto.conf.
+ */
+static void ktls_rx_peek_setkey(struct ktls_context *ctx, struct ktls_rx *rx)
+{
+	const struct ktls_crypto *c = &ctx->rx_crypto;
+
+	if (rx->peek &&
+	    crypto_sync_skcipher_setkey(rx->peek, c->conf.raw +
+					c->cipher->key_off,
+					c->cipher->key_size)) {
+		crypto_free_sync_skcipher(rx->peek);
+		rx->peek = NULL;
+	}
+}
+
+static void ktls_rx_peek_init(struct ktls_context *ctx, struct ktls_rx *rx)
+{
+	const struct ktls_cipher *ci = ctx->rx_crypto.cipher;
+	const char *name;
+
+	if (rx->version != TLS_1_3_VERSION)
+		return;
+	if (ci->type == TLS_CIPHER_CHACHA20_POLY1305)
+		name = "chacha20";
+	else if (!strcmp(ci->aead_name, "gcm(aes)") ||
+		 !strcmp(ci->aead_name, "ccm(aes)"))
+		name = "ctr(aes)";
+	else
+		return;
+	/* Without it records after data are opened in place: slower only. */
+	rx->peek = crypto_alloc_sync_skcipher(name, 0, 0);
+	if (IS_ERR(rx->peek)) {
+		rx->peek = NULL;
+		return;
+	}
+	sg_init_one(&rx->sg_ks, rx->ks, sizeof(rx->ks));
+	ktls_rx_peek_setkey(ctx, rx);
+}
+
+/* The type of the whole TLS 1.3 record in rx->cur if unpadded, or 0. */
+static u8 ktls_rx_peek_type(struct sock *sk, struct ktls_context *ctx,
+			    struct ktls_rx *rx)
+{
+	const struct ktls_crypto *c = &ctx->rx_crypto;
+	/* Where the type byte is, in the plaintext and in the record. */
+	unsigned int i = rx->cur_len - KTLS_HEADER_SIZE -
+			 c->cipher->tag_size - 1;
+	bool chacha = c->cipher->type == TLS_CIPHER_CHACHA20_POLY1305;
+	unsigned int bsize = chacha ? 64 : 16;
+	u32 blk = i / bsize;
+	u8 nonce[KTLS_AEAD_IV_SIZE], iv[KTLS_AEAD_IV_SIZE];
+	u8 ct;
+
+	SYNC_SKCIPHER_REQUEST_ON_STACK(req, rx->peek);
+
+	if (rx->copy)
+		ct = rx->cur->data[KTLS_HEADER_SIZE + i];
+	else if (ktls_rx_peek_at(sk, KTLS_HEADER_SIZE + i, &ct, 1) != 1)
+		return 0;
+
+	ktls_build_nonce(c, rx->version, nonce);
+	if (chacha) {
+		/* chacha20: le32 block counter, then the nonce; text from 1. */
+		blk += 1;
+		iv[0] = blk;
+		iv[1] = blk >> 8;
+		iv[2] = blk >> 16;
+		iv[3] = blk >> 24;
+		memcpy(iv + 4, nonce, KTLS_NONCE_SIZE);
+	} else {
+		/*
+		 * CCM: flags, nonce, 24-bit counter, text from A_1.  GCM:
+		 * nonce, 32-bit counter, J0 is 1, text from 2.  Either way
+		 * the counter ends the block and fits in 24 bits here.
+		 */
+		memcpy(iv, nonce, sizeof(iv));
+		blk += c->cipher->ccm ? 1 : 2;
+		iv[13] = blk >> 16;
+		iv[14] = blk >> 8;
+		iv[15] = blk;
+	}
+	memset(rx->ks, 0, bsize);
+	sg_set_buf(&rx->sg_ks, rx->ks, bsize);
+	skcipher_request_set_sync_tfm(req, rx->peek);
+	skcipher_request_set_callback(req, 0, NULL, NULL);
+	skcipher_request_set_crypt(req, &rx->sg_ks, &rx->sg_ks, bsize, iv);
+	if (crypto_skcipher_encrypt(req))
+		ct = 0;
+	else
+		ct ^= rx->ks[i % bsize];
+	skcipher_request_zero(req);
+	memzero_explicit(rx->ks, bsize);
+	return ct;
+}
+
+/*
  * Can the whole record in rx->cur go straight to the reader?  As in-tree:
  * a data record that fits, not peeked, into user memory.  A TLS 1.3
  * record's type is known only once opened: try it anyway (in-tree does
  * only with TLS_RX_EXPECT_NO_PAD); peers rarely pad, and a padded or
- * control record is opened a second time.
+ * control record is opened a second time.  Without the hint, after data
+ * only a record whose peeked type is data: a control record met after
+ * data must not leave its text past the length recvmsg() returns.
  */
-static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
+static bool ktls_rx_zc_ok(struct sock *sk, struct ktls_context *ctx,
+			  struct ktls_rx *rx,
 			  struct msghdr *msg, size_t len, u8 control,
 			  int flags)
 {
@@ -698,7 +878,11 @@ static bool ktls_rx_zc_ok(struct ktls_context *ctx, struct ktls_rx *rx,
 		return false;
 	if (control && control != KTLS_TYPE_DATA)
 		return false;
-	return tls13 || rx->cur->data[0] == KTLS_TYPE_DATA;
+	if (!tls13)
+		return rx->cur->data[0] == KTLS_TYPE_DATA;
+	if (!control || ctx->rx_no_pad)
+		return true;
+	return rx->peek && ktls_rx_peek_type(sk, ctx, rx) == KTLS_TYPE_DATA;
 }
 
 /*
@@ -774,6 +958,7 @@ unmap:
 static int ktls_rx_get(struct sock *sk, struct ktls_rx *rx, long *timeo,
 		       bool has_copied)
 {
+	sock_owned_by_me(sk);
 	if (rx->fatal)
 		return rx->fatal;
 	if (rx->key_expired)
@@ -852,7 +1037,8 @@ static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			err = ktls_rx_get(sk, rx, &timeo, copied);
 			if (err <= 0)
 				break;
-			if (ktls_rx_zc_ok(ctx, rx, msg, len, control, flags)) {
+			if (ktls_rx_zc_ok(sk, ctx, rx, msg, len, control,
+					  flags)) {
 				err = ktls_rx_open_zc(sk, ctx, rx,
 						      &msg->msg_iter);
 				if (err >= 0) {
@@ -877,6 +1063,20 @@ static int ktls_rx_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			if (!rec)
 				break;
 			pos = &rec->list;
+		}
+
+		/*
+		 * An empty data record is skipped: it sets no type, so what
+		 * follows reads as if it came first (as upstream).
+		 */
+		if (unlikely(!rec->len && rec->type == KTLS_TYPE_DATA)) {
+			if (peek) {
+				pos = pos->next;
+			} else {
+				ktls_rx_consume(sk, rx, rec, 0);
+				pos = rx->ready.next;
+			}
+			continue;
 		}
 
 		err = ktls_rx_check_type(msg, rec->type, &control);
@@ -930,20 +1130,27 @@ static ssize_t ktls_rx_splice_read(struct socket *sock, loff_t *ppos,
 	if (err)
 		return err;
 
-	rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec, list);
-	if (!rec) {
-		timeo = sock_rcvtimeo(sk, nonblock);
-		err = ktls_rx_get(sk, rx, &timeo, false);
-		if (err <= 0)
+	timeo = sock_rcvtimeo(sk, nonblock);
+	for (;;) {
+		rec = list_first_entry_or_null(&rx->ready, struct ktls_rx_rec,
+					       list);
+		if (!rec) {
+			err = ktls_rx_get(sk, rx, &timeo, false);
+			if (err <= 0)
+				goto unlock;
+			rec = ktls_rx_open(sk, ctx, rx, &err);
+			if (!rec)
+				goto unlock;
+		}
+		/* Control records need the cmsg that only recvmsg() has. */
+		if (rec->type != KTLS_TYPE_DATA) {
+			err = -EINVAL;
 			goto unlock;
-		rec = ktls_rx_open(sk, ctx, rx, &err);
-		if (!rec)
-			goto unlock;
-	}
-	/* Control records need the cmsg that only recvmsg() has. */
-	if (rec->type != KTLS_TYPE_DATA) {
-		err = -EINVAL;
-		goto unlock;
+		}
+		/* Not 0 (end of file) for an empty record: skip it. */
+		if (likely(rec->len))
+			break;
+		ktls_rx_consume(sk, rx, rec, 0);
 	}
 
 	chunk = min_t(size_t, len, rec->len);
@@ -1098,6 +1305,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_rx *rx;
 	int err = -ENOMEM;
 
+	sock_owned_by_me(sk);
 	rx = sock_kmalloc(sk, sizeof(*rx), GFP_KERNEL);
 	if (!rx)
 		return -ENOMEM;
@@ -1122,6 +1330,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
 	if (!rx->spare)
 		goto free_req;
+	ktls_rx_peek_init(ctx, rx);
 
 	ctx->rx = rx;
 	write_lock_bh(&sk->sk_callback_lock);
@@ -1143,6 +1352,7 @@ free_rx:
 int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
+	sock_owned_by_me(sk);
 	return ktls_aead_req_replace(&ctx->rx->req, aead);
 }
 
@@ -1150,6 +1360,8 @@ void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx)
 {
 	struct ktls_rx *rx = ctx->rx;
 
+	sock_owned_by_me(sk);
+	ktls_rx_peek_setkey(ctx, rx);
 	if (!rx->key_expired)
 		return;
 	WRITE_ONCE(rx->key_expired, false);
@@ -1163,6 +1375,7 @@ void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)
 {
 	struct ktls_rx *rx = ctx->rx;
 
+	sock_owned_by_me(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_data_ready == ktls_rx_data_ready)
 		sk->sk_data_ready = rx->saved_data_ready;
@@ -1184,6 +1397,8 @@ void ktls_rx_free(struct ktls_context *ctx)
 	}
 	kfree_sensitive(rx->spare);
 	kfree_sensitive(rx->cur);
+	if (rx->peek)
+		crypto_free_sync_skcipher(rx->peek);
 	aead_request_free(rx->req);
 	/* The nonce buffer holds the static IV. */
 	memzero_explicit(rx, sizeof(*rx));
