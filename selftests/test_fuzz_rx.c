@@ -14,7 +14,9 @@
  * expected at that sequence number (anything else fails authentication:
  * EBADMSG; TLS 1.3's outer type byte excepted: in-tree authenticates it
  * as 23 whatever it is, and so does ktls), a TLS 1.3 KeyUpdate is
- * delivered and then reads fail with EKEYEXPIRED, a TLS 1.3 record of padding only is EBADMSG, and a stream cut
+ * delivered and then reads fail with EKEYEXPIRED (handshake messages are
+ * framed across records; a malformed KeyUpdate is EBADMSG), a TLS 1.3
+ * record of padding only is EBADMSG, and a stream cut
  * mid-record ends in EOF.  The reader must get exactly the expected typed
  * plaintext, then exactly the expected end (RST: a prefix, then
  * ECONNRESET, EOF or the expected error).  Control records without cmsg
@@ -340,14 +342,54 @@ static void model_deliver(struct fz_model *m, uint8_t type, const uint8_t *p,
 	m->dlen = end;
 }
 
+/*
+ * The receiver's view of TLS 1.3 handshake messages (type, 24-bit length,
+ * body) across handshake records: 1 when this record ends a KeyUpdate,
+ * -1 when it is malformed (a KeyUpdate body other than 1 byte, or bytes
+ * behind a KeyUpdate in its record), else 0.
+ */
+struct hs_model {
+	uint8_t head[4];
+	unsigned int have;	/* header bytes seen of the current message */
+	uint32_t body;		/* its body bytes still to come */
+};
+
+static int hs_model_feed(struct hs_model *h, const uint8_t *p, size_t n)
+{
+	int ended_ku = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ended_ku)
+			return -1;
+		if (h->have < 4) {
+			h->head[h->have++] = p[i];
+			if (h->have < 4)
+				continue;
+			h->body = (uint32_t)h->head[1] << 16 |
+				  h->head[2] << 8 | h->head[3];
+			if (h->head[0] == HS_KEY_UPDATE && h->body != 1)
+				return -1;
+		} else {
+			h->body--;
+		}
+		if (!h->body) {
+			ended_ku = h->head[0] == HS_KEY_UPDATE;
+			h->have = 0;
+		}
+	}
+	return ended_ku;
+}
+
 static void model_run(const struct fz_case *c, struct fz_model *m)
 {
 	static uint8_t ref[TR_MAX_REC];
 	size_t eiv = eiv_len(c), min = TR_TAG + eiv;
 	size_t max = TR_MAX_PT + min + (c->version == TLS13);
 	size_t pos = 0;
+	struct hs_model hsm = { 0 };
 	struct tr_keys k;
-	int seq = 0, skip;
+	int seq = 0, skip, hs;
 	uint8_t type;
 
 	memset(m, 0, sizeof(*m));
@@ -410,19 +452,26 @@ static void model_run(const struct fz_case *c, struct fz_model *m)
 				m->empty_type[m->nempty++] = c->rec[seq].pt[0];
 			}
 			type = c->rec[seq].pt[n - 1];
-			model_deliver(m, type, c->rec[seq].pt, n - 1);
 			n--;
 		} else {
 			type = c->rec[seq].type;
 			n = c->rec[seq].len;
-			model_deliver(m, type, c->rec[seq].pt, n);
 		}
 		/*
-		 * TLS 1.3 KeyUpdate: ktls stops with EKEYEXPIRED until new
-		 * RX keys come (issue 8); the record itself is delivered.
+		 * TLS 1.3 handshake messages may share and span records; the
+		 * record that ends a KeyUpdate is delivered, then ktls stops
+		 * with EKEYEXPIRED until new RX keys come.  A malformed
+		 * KeyUpdate fails its record.
 		 */
-		if (c->version == TLS13 && type == T_HS && n &&
-		    c->rec[seq].pt[0] == HS_KEY_UPDATE) {
+		hs = 0;
+		if (c->version == TLS13 && type == T_HS)
+			hs = hs_model_feed(&hsm, c->rec[seq].pt, n);
+		if (hs < 0) {
+			m->term = -EBADMSG;
+			return;
+		}
+		model_deliver(m, type, c->rec[seq].pt, n);
+		if (hs) {
 			m->term = -EKEYEXPIRED;
 			return;
 		}
