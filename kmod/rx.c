@@ -1234,6 +1234,15 @@ static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
 	long timeo = 0;
 	int copied = 0, err = 0, used;
 
+	/*
+	 * strparser (KCM) reads from softirq under the bh lock alone, but
+	 * opening a record allocates and may sleep: -ENOMEM makes it retry
+	 * from its worker, which owns the socket.
+	 */
+	if (!in_task()) {
+		desc->error = -ENOMEM;
+		return 0;
+	}
 	sock_owned_by_me(sk);
 	might_sleep();
 	if (rx->reader_present)
