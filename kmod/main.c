@@ -94,6 +94,7 @@ static void ktls_build_protos(struct ktls_protos *p, const struct proto *base,
 {
 	int tx, rx;
 
+	lockdep_assert_held(&ktls_protos_lock);
 	for (tx = 0; tx < 2; tx++) {
 		for (rx = 0; rx < 2; rx++) {
 			struct proto *prot = &p->prot[tx][rx];
@@ -174,6 +175,7 @@ void ktls_update_sk_prot(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_protos *p = ctx->protos;
 	int tx = ctx->tx_crypto.ready, rx = ctx->rx_crypto.ready;
 
+	sock_owned_by_me(sk);
 	WRITE_ONCE(sk->sk_prot, &p->prot[tx][rx]);
 	WRITE_ONCE(sk->sk_socket->ops, &p->ops[tx][rx]);
 }
@@ -184,6 +186,8 @@ static int ktls_init(struct sock *sk)
 	struct ktls_context *ctx;
 	struct ktls_protos *protos;
 
+	/* TCP_ULP setsockopt holds the socket lock. */
+	sock_owned_by_me(sk);
 	/* Only a connected stream has a record stream to protect. */
 	if (sk->sk_state != TCP_ESTABLISHED)
 		return -ENOTCONN;

@@ -51,6 +51,7 @@ static int ktls_rekey(struct sock *sk, struct ktls_context *ctx,
 	struct ktls_crypto *n;
 	int rc;
 
+	sock_owned_by_me(sk);
 	n = kzalloc(sizeof(*n), GFP_KERNEL);
 	if (!n) {
 		rc = -ENOMEM;
@@ -111,6 +112,7 @@ static int ktls_set_conf(struct sock *sk, struct ktls_context *ctx,
 	const struct ktls_cipher *cipher;
 	int rc;
 
+	sock_owned_by_me(sk);
 	/* A socket in a sockmap has a psock; TLS and sockmap exclude. */
 	rcu_read_lock();
 	if (sk_psock(sk)) {
@@ -195,6 +197,7 @@ static int ktls_get_conf(struct sock *sk, struct ktls_context *ctx,
 	u8 buf[KTLS_MAX_INFO];
 	int len, rc = 0;
 
+	sock_owned_by_me(sk);
 	if (get_user(len, optlen))
 		return -EFAULT;
 	if (!optval || len < (int)sizeof(struct tls_crypto_info))
@@ -256,6 +259,7 @@ static int ktls_set_no_pad(struct sock *sk, struct ktls_context *ctx,
 	u32 value;
 	int rc;
 
+	sock_owned_by_me(sk);
 	if (ctx->version != TLS_1_3_VERSION || sockptr_is_null(optval) ||
 	    optlen < sizeof(value))
 		return -EINVAL;
