@@ -259,6 +259,30 @@ close_l:
 	return -1;
 }
 
+static unsigned int key_seed(const struct pair *p, int side, int dir);
+
+/* TCP_ULP and one direction's keys as the pair's generation says. */
+static void tls_setup(struct pair *p, int side, int dir)
+{
+	union kt_crypto_info ci;
+	size_t len = kt_fill_info(&ci, p->ver, p->cipher,
+				  key_seed(p, side, dir));
+
+	if (kt_attach(p->fd[side]) && errno != EEXIST)
+		return;
+	if (setsockopt(p->fd[side], SOL_TLS, dir, &ci, len))
+		return;
+	pthread_mutex_lock(&p->st);
+	if (dir == TLS_TX) {
+		p->end[side].tx = 1;
+	} else {
+		p->end[side].rx = 1;
+		p->end[side].rxk_ok = 1;
+		tr_keys_from_info(&p->end[side].rxk, &ci);
+	}
+	pthread_mutex_unlock(&p->st);
+}
+
 /* Caller holds the pair's write lock (or owns the run alone). */
 static void pair_reset(struct run *R, struct pair *p, uint32_t arg)
 {
@@ -273,7 +297,12 @@ static void pair_reset(struct run *R, struct pair *p, uint32_t arg)
 	p->ver = versions[arg & 1];
 	p->cipher = kt_ciphers[(arg >> 1) % kt_n_ciphers].type;
 	pthread_mutex_unlock(&p->st);
-	make_pair(arg & 8 ? AF_INET6 : AF_INET, p->fd);
+	if (make_pair(arg & 8 ? AF_INET6 : AF_INET, p->fd))
+		return;
+	/* Mostly a TLS session both ways, so valid records flow. */
+	if (arg & 0x30)
+		for (i = 0; i < 4; i++)
+			tls_setup(p, i >> 1, i & 1 ? TLS_RX : TLS_TX);
 }
 
 /* --- the operations -------------------------------------------------------- */
