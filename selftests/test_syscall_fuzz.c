@@ -174,11 +174,14 @@ struct worker {
 	struct rng rng;
 	struct op *log;		/* fuzz: recorded; replay: given */
 	size_t nlog, maxlog;
+	volatile size_t pos;	/* ops started */
 	int replay;
 	volatile double since;	/* start of the current op, 0 when idle */
 	volatile int cur_type, cur_pair, cur_side;
 	int hang_reported;
 	int epfd;
+	char stack[64];		/* /proc/PID/task/TID/stack, in /proc's pid ns */
+	struct blocked *volatile blk;	/* close_blocked's helper */
 	uint8_t *sbuf, *rbuf;
 };
 
@@ -754,11 +757,23 @@ static long op_raw(struct run *R, struct pair *p, int side, int fd,
 }
 
 struct blocked {
+	char stack[64];
 	int fd, mode;
 	uint32_t seed;
 	uint8_t *buf;
 	int memfd;
 };
+
+static void stack_path(char *buf, size_t size)
+{
+	char link[48] = "";
+
+	/* gettid() is the pid ns's id; /proc may be the root ns's. */
+	if (readlink("/proc/thread-self", link, sizeof(link) - 1) <= 0)
+		snprintf(link, sizeof(link), "self/task/%ld",
+			 (long)syscall(SYS_gettid));
+	snprintf(buf, size, "/proc/%s/stack", link);
+}
 
 static void *blocked_fn(void *arg)
 {
@@ -766,6 +781,7 @@ static void *blocked_fn(void *arg)
 	off_t off = 0;
 	int pfd[2];
 
+	stack_path(b->stack, sizeof(b->stack));
 	switch (b->mode) {
 	case 0:
 		recv(b->fd, b->buf, 65536, MSG_WAITALL);
@@ -795,8 +811,9 @@ static void *blocked_fn(void *arg)
  * is closed and maybe the peer too.  The pair's write lock is held, so no
  * other op uses these fds meanwhile.
  */
-static long op_close_blocked(struct run *R, struct pair *p, int side,
-			     struct rng *r, uint8_t *buf)
+static long op_close_blocked(struct run *R, struct worker *w,
+			     struct pair *p, int side, struct rng *r,
+			     uint8_t *buf)
 {
 	struct blocked b = { .mode = below(r, 4), .buf = buf,
 			     .memfd = R->memfd };
@@ -813,6 +830,7 @@ static long op_close_blocked(struct run *R, struct pair *p, int side,
 		close(b.fd);
 		return -1;
 	}
+	w->blk = &b;
 	usleep(below(r, 40000));
 	close(fd);
 	p->fd[side] = -1;
@@ -836,6 +854,7 @@ static long op_close_blocked(struct run *R, struct pair *p, int side,
 		break;
 	}
 	pthread_join(th, NULL);
+	w->blk = NULL;
 	pthread_mutex_lock(&p->st);
 	memset(&p->end[side], 0, sizeof(p->end[side]));
 	pthread_mutex_unlock(&p->st);
@@ -928,7 +947,7 @@ static void exec_op(struct run *R, struct worker *w, const struct op *o)
 			goto out;
 		switch (type) {
 		case OP_CLOSE_BLOCKED:
-			rc = op_close_blocked(R, p, side, &r, w->sbuf);
+			rc = op_close_blocked(R, w, p, side, &r, w->sbuf);
 			break;
 		case OP_CLOSE:
 			if (p->fd[side] >= 0) {
@@ -1051,6 +1070,7 @@ static void *worker_fn(void *arg)
 	struct op o;
 
 	w->tid = syscall(SYS_gettid);
+	stack_path(w->stack, sizeof(w->stack));
 	while (!R->stop && now() < R->deadline) {
 		if (w->replay) {
 			if (i >= w->nlog)
@@ -1061,6 +1081,7 @@ static void *worker_fn(void *arg)
 			if (w->nlog < w->maxlog)
 				w->log[w->nlog++] = o;
 		}
+		w->pos = w->replay ? i : w->nlog;
 		exec_op(R, w, &o);
 	}
 	return NULL;
@@ -1068,12 +1089,11 @@ static void *worker_fn(void *arg)
 
 /* --- watchdog, kmsg, gauges ---------------------------------------------- */
 
-static void print_stack(pid_t tid)
+static void print_stack(const char *path)
 {
-	char path[64], line[256];
+	char line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
 	f = fopen(path, "r");
 	if (!f) {
 		kt_diag("  (no %s: %s)", path, strerror(errno));
@@ -1082,6 +1102,22 @@ static void print_stack(pid_t tid)
 	while (fgets(line, sizeof(line), f))
 		kt_diag("  stack: %.*s", (int)strcspn(line, "\n"), line);
 	fclose(f);
+}
+
+/* The worker's last ops, and its close_blocked helper's stack. */
+static void print_tail(struct worker *w)
+{
+	struct blocked *b = w->blk;
+	size_t end = w->pos, k = end > 12 ? end - 12 : 0;
+
+	if (b && b->stack[0]) {
+		kt_diag("  its close_blocked helper (mode %d):", b->mode);
+		print_stack(b->stack);
+	}
+	for (; k < end; k++)
+		kt_diag("  last ops: %d %s %u %u %08x", w->idx,
+			ops[w->log[k].type].name, w->log[k].pair,
+			w->log[k].side, w->log[k].arg);
 }
 
 static int scale(void)
@@ -1110,7 +1146,8 @@ static void *watchdog_fn(void *arg)
 				R->intree ? "intree: " : "", i, w->tid,
 				ops[w->cur_type].name, w->cur_pair,
 				w->cur_side, t - s);
-			print_stack(w->tid);
+			print_stack(w->stack);
+			print_tail(w);
 		}
 		usleep(200000);
 	}
@@ -1285,7 +1322,8 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 					R->intree ? "intree: " : "", i,
 					R->w[i].tid,
 					ops[R->w[i].cur_type].name);
-				print_stack(R->w[i].tid);
+				print_stack(R->w[i].stack);
+				print_tail(&R->w[i]);
 				out->hang = 1;
 				R->stop = 1;
 				return -1;
@@ -1403,7 +1441,8 @@ static void repro_save(uint32_t seed, struct op **logs, size_t *nlogs,
 		       const char *why)
 {
 	char path[64], line[256];
-	size_t total = 0;
+	struct op *tl[NTHREADS];
+	size_t total = 0, tn[NTHREADS];
 	int i, shown = 0;
 	FILE *f;
 
@@ -1418,6 +1457,21 @@ static void repro_save(uint32_t seed, struct op **logs, size_t *nlogs,
 	repro_write(f, seed, logs, nlogs, why);
 	kt_diag("reproducer: %s, %zu ops (%s); put the sysfuzz-repro lines into selftests/repro-sys/NAME.txt",
 		path, total, why);
+	if (total > 390) {
+		/* Too long to print: print each thread's last 90 ops. */
+		fclose(f);
+		for (i = 0; i < NTHREADS; i++) {
+			tn[i] = nlogs[i] < 90 ? nlogs[i] : 90;
+			tl[i] = logs[i] + nlogs[i] - tn[i];
+		}
+		snprintf(path, sizeof(path), "/tmp/ktls-sysfuzz-%u-tail.txt",
+			 seed);
+		f = fopen(path, "w+");
+		if (!f)
+			return;
+		repro_write(f, seed, tl, tn, "the last 90 ops of each thread");
+		kt_diag("printed: its tail, %s", path);
+	}
 	rewind(f);
 	while (fgets(line, sizeof(line), f) && shown++ < 400)
 		printf("# sysfuzz-repro: %s", line);
@@ -1571,7 +1625,8 @@ static void setup_run(struct run *R, int intree)
 /* Fresh ktls: the gauges start at 0 and WARN_ONCE is armed. */
 static void load(void)
 {
-	static const char marker[] = "<4>" SELF_CHECK ": WARNING: not a real one";
+	static const char marker[] = "<4>" SELF_CHECK ": WARNING: not a real one\n";
+	int tries, found = 0;
 	int fd, wfd;
 
 	if (kt_module_loaded("tls"))
@@ -1586,7 +1641,13 @@ static void load(void)
 	KT_ASSERT(fd >= 0 && wfd >= 0);
 	KT_ASSERT_EQ(write(wfd, marker, strlen(marker)), strlen(marker));
 	count_self_check = 1;
-	KT_ASSERT_EQ(kmsg_scan(fd, "(expected) "), 1);
+	/* A record is readable once complete: retry for a second. */
+	for (tries = 0; tries < 20 && !found; tries++) {
+		found = kmsg_scan(fd, "(expected) ");
+		if (!found)
+			usleep(50000);
+	}
+	KT_ASSERT_EQ(found, 1);
 	close(wfd);
 	close(fd);
 }
