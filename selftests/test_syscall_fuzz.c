@@ -1838,6 +1838,20 @@ static void intree(void)
 	fuzz(1, budget() / 4);
 	rc = kt_module_unload("tls");
 	kt_diag("intree: rmmod tls %s", rc ? strerror(-rc) : "ok");
+	if (rc) {
+		int waited = 5;
+
+		print_file("/sys/module/tls/refcnt", "intree: tls refcnt");
+		print_file("/proc/net/sockstat", "intree: sockstat");
+		print_tcp_states();
+		while (rc && waited < 65) {
+			sleep(5);
+			waited += 5;
+			rc = kt_module_unload("tls");
+		}
+		kt_diag("intree: rmmod tls %s after %d s",
+			rc ? strerror(-rc) : "ok", waited);
+	}
 	/* The in-tree findings are the report; the phase does not fail. */
 }
 
