@@ -967,6 +967,8 @@ static void exec_op(struct run *R, struct worker *w, const struct op *o)
 		goto out;
 	}
 	pthread_rwlock_rdlock(&p->lock);
+	/* Waiting for a pair's lock is not a hang: its holder is timed. */
+	w->since = now();
 	fd = p->fd[side];
 	if (fd < 0)
 		goto unlock;
