@@ -421,6 +421,60 @@ static void empty_records(void)
 	}
 }
 
+/* read_sock returns ret and its actor took nothing. */
+static void rs_expect_none(int fd, size_t count, int ret)
+{
+	static struct rs_result r;
+
+	rs_call(fd, count, 0, &r);
+	if (r.ret != ret)
+		KT_FAIL("read_sock(count %zu) returned %d, expected %d", count,
+			r.ret, ret);
+	KT_ASSERT_EQ(r.len, 0);
+}
+
+/*
+ * desc->count 0 on entry: nothing is taken, and the return value is 0 or
+ * -errno, never a byte count.  Empty data records are skipped whatever
+ * the count (-EAGAIN with nothing else queued), a control record stops
+ * it with -EINVAL, a data record is offered and nothing taken: 0.  Found
+ * in review: ktls returned 1 after skipping an empty record.
+ */
+static void count_zero(void)
+{
+	static uint8_t pt[100];
+	uint8_t got[100], type;
+	size_t v;
+
+	need_read_sock();
+
+	kt_fill_pattern(pt, sizeof(pt), 11);
+	for (v = 0; v < NVARIANTS; v++) {
+		struct pair p;
+
+		pair_open(&p, v);
+		send_rec(&p, T_DATA, pt, 0);
+		settle();
+		rs_expect_none(p.rx, 0, -EAGAIN);
+
+		send_rec(&p, T_DATA, pt, 0);
+		send_rec(&p, T_DATA, pt, 50);
+		settle();
+		rs_expect_none(p.rx, 0, 0);
+		rs_expect(p.rx, RS_ALL, 0, 50, pt, CALLS(50));
+
+		send_rec(&p, T_DATA, pt, 0);
+		send_rec(&p, T_ALERT, pt + 50, 2);
+		settle();
+		rs_expect_none(p.rx, 0, -EINVAL);
+		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
+			     2);
+		KT_ASSERT_EQ(type, T_ALERT);
+		KT_ASSERT(!memcmp(got, pt + 50, 2));
+		pair_close(&p);
+	}
+}
+
 /* Records opened by MSG_PEEK are read_sock's next bytes. */
 static void after_peek(void)
 {
@@ -563,7 +617,7 @@ static const struct kt_case cases[] = {
 	KT_CASE(whole_records), KT_CASE(count_limit), KT_CASE(short_actor),
 	KT_CASE(control_stops), KT_CASE(bad_tag), KT_CASE(empty_records),
 	KT_CASE(after_peek), KT_CASE(reader_busy),
-	KT_CASE(hooked_data_ready),
+	KT_CASE(hooked_data_ready), KT_CASE(count_zero),
 };
 
 int main(void)
