@@ -11,6 +11,8 @@
  *                          not hold whole (copy mode)
  *  splice_tiny_buffers     splice of many small pipe buffers: more page
  *                          fragments than one record can reference
+ *  coalesce_under_reader   records trickled a byte at a time, TCP merging
+ *                          and collapsing its queue under a sleeping reader
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -265,6 +267,87 @@ static void bad_header_copy_mode(void)
 	bad_header_after(3, 3, 3, EBADMSG);
 }
 
+/* --- TCP coalescing the receive queue under a reader ------------------ */
+
+/*
+ * A record written a byte at a time: TCP merges the segments into the
+ * skbs already queued (tcp_try_coalesce) and, past the receive buffer,
+ * collapses the queue (tcp_collapse), while a reader sleeps on the
+ * framed, partial record.  The plaintext must come out byte-exact.
+ */
+struct trickle {
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+};
+
+static void *trickle_fn(void *arg)
+{
+	struct trickle *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->len; i++)
+		kt_write_all(t->fd, t->buf + i, 1);
+	return NULL;
+}
+
+static void coalesce_one(int small)
+{
+	static uint8_t pt[3][6000], stream[3 * TR_MAX_REC], got[6000];
+	struct trickle t;
+	struct tr_keys k;
+	size_t n = 0, i;
+	pthread_t th;
+	int rx, tx;
+
+	if (small) {
+		small_rcvbuf_pair(&rx, &tx);
+	} else {
+		int one = 1;
+
+		kt_tcp_pair(AF_INET, &tx, &rx);
+		KT_ASSERT_OK(setsockopt(tx, IPPROTO_TCP, TCP_NODELAY, &one,
+					sizeof(one)));
+	}
+	kt_install(rx, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_128, SEED);
+	set_timeo(rx, SO_RCVTIMEO, 20000);
+	keys_of(&k, TLS13, TLS_CIPHER_AES_GCM_128, SEED);
+	for (i = 0; i < 3; i++) {
+		kt_fill_pattern(pt[i], sizeof(pt[i]), 60 + i);
+		n += tr_seal(&k, T_DATA, pt[i], sizeof(pt[i]), stream + n);
+	}
+	t = (struct trickle){ tx, stream, n };
+	KT_ASSERT_EQ(pthread_create(&th, NULL, trickle_fn, &t), 0);
+	for (i = 0; i < 3; i++) {
+		size_t have = 0;
+
+		/* The last one is read late: its bytes wait, coalesced. */
+		if (i == 2)
+			usleep(300000);
+		while (have < sizeof(got)) {
+			ssize_t r = recv(rx, got + have, sizeof(got) - have, 0);
+
+			if (r <= 0)
+				KT_FAIL("record %zu: recv after %zu bytes: %zd %s",
+					i, have, r, strerror(errno));
+			have += r;
+		}
+		if (memcmp(got, pt[i], sizeof(got)))
+			KT_FAIL("record %zu differs", i);
+	}
+	pthread_join(th, NULL);
+	KT_ASSERT_ERRNO(recv(rx, got, sizeof(got), MSG_DONTWAIT), EAGAIN);
+	close(rx);
+	close(tx);
+}
+
+/* Records left in TCP's queue (default buffer) and copied out (2 KiB). */
+static void coalesce_under_reader(void)
+{
+	coalesce_one(0);
+	coalesce_one(1);
+}
+
 /* --- splice of many small pipe buffers --------------------------------- */
 
 static void splice_tiny(uint16_t version, uint16_t cipher, size_t pieces,
@@ -334,6 +417,7 @@ static const struct kt_case cases[] = {
 	KT_CASE_T(disconnect_while_busy, 60),
 	KT_CASE_T(bad_header_copy_mode, 60),
 	KT_CASE_T(splice_tiny_buffers, 60),
+	KT_CASE_T(coalesce_under_reader, 90),
 };
 
 int main(void)
