@@ -106,7 +106,7 @@ run_kernel() {
 		--log "$logs/console.log" --results "$logs/results.log"
 		--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT")
 	if [[ "${KTLS_VERBOSE:-0}" == 1 ]]; then vmargs+=(--verbose); fi
-	bash "$KTLS_VM_DIR/run-vm.sh" "${vmargs[@]}" &
+	KTLS_BOOT_SPLAT_OK=1 bash "$KTLS_VM_DIR/run-vm.sh" "${vmargs[@]}" &
 	local vmpid=$!
 	# Show the test output as it arrives, tagged with the kernel; tail
 	# ends by itself when the VM runner does.
