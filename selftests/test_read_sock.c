@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -31,7 +32,6 @@
 #define T_DATA	23
 #define T_HS	22
 #define T_ALERT	21
-#define SEED	5
 
 #define RS_KO		"/ktls/ktls_test_readsock.ko"
 #define RS_PROC		"/proc/ktls_test_readsock"
@@ -57,67 +57,14 @@ static const struct {
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
-struct pair {
-	int rx, tx;
-	struct tr_keys k;
-};
-
-static void pair_open(struct pair *p, int variant)
+static void open_variant(struct kt_pair *p, int variant)
 {
 	uint16_t version = variants[variant].version;
 	uint16_t cipher = variants[variant].cipher;
-	union kt_crypto_info ci;
-	int one = 1;
 
 	kt_diag("%s %s", kt_cipher(cipher)->name,
 		version == TLS12 ? "1.2" : "1.3");
-	memset(p, 0, sizeof(*p));
-	kt_tcp_pair(AF_INET, &p->tx, &p->rx);
-	KT_ASSERT_OK(setsockopt(p->tx, IPPROTO_TCP, TCP_NODELAY, &one,
-				sizeof(one)));
-	kt_install(p->rx, TLS_RX, version, cipher, SEED);
-	kt_fill_info(&ci, version, cipher, SEED);
-	tr_keys_from_info(&p->k, &ci);
-}
-
-static void pair_close(struct pair *p)
-{
-	close(p->rx);
-	close(p->tx);
-}
-
-static size_t seal(struct pair *p, uint8_t type, const void *pt, size_t len,
-		   uint8_t *out)
-{
-	size_t n = tr_seal(&p->k, type, pt, len, out);
-
-	KT_ASSERT(n > 0);
-	return n;
-}
-
-static void send_rec(struct pair *p, uint8_t type, const void *pt,
-		     size_t len)
-{
-	static uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(p->tx, rec, seal(p, type, pt, len, rec));
-}
-
-/* Loopback: the rx end has everything the peer wrote. */
-static void settle(void)
-{
-	usleep(50000);
-}
-
-static void expect_bytes(const void *got, const void *want, size_t n)
-{
-	if (memcmp(got, want, n)) {
-		size_t i = 0;
-
-		while (((const uint8_t *)got)[i] == ((const uint8_t *)want)[i])
-			i++;
-		KT_FAIL("bytes differ at %zu of %zu", i, n);
-	}
+	kt_pair_open(p, version, cipher);
 }
 
 /* In-tree tls.ko implements read_sock only where tls_sw_read_sock is. */
@@ -194,7 +141,7 @@ static void rs_expect(int fd, size_t count, size_t per_call, int ret,
 		total += calls[i];
 	}
 	KT_ASSERT_EQ(r.len, total);
-	expect_bytes(r.data, want, total);
+	kt_expect_bytes(r.data, want, total);
 }
 
 #define CALLS(...)	((const uint32_t[]){ __VA_ARGS__ }),		\
@@ -226,22 +173,22 @@ static void whole_records(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 1);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
+		open_variant(&p, v);
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		send_rec(&p, T_DATA, pt, 1);
-		send_rec(&p, T_DATA, pt + 1, 1000);
-		send_rec(&p, T_DATA, pt + 1001, 16384);
-		settle();
+		kt_pair_send(&p, T_DATA, pt, 1);
+		kt_pair_send(&p, T_DATA, pt + 1, 1000);
+		kt_pair_send(&p, T_DATA, pt + 1001, 16384);
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 17385, pt, CALLS(1, 1000, 16384));
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		send_rec(&p, T_DATA, pt + 17385, 7);
+		kt_pair_send(&p, T_DATA, pt + 17385, 7);
 		KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
-		settle();
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 7, pt + 17385, CALLS(7));
 		rs_expect(p.rx, RS_ALL, 0, 0, NULL, NO_CALLS);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -259,23 +206,23 @@ static void count_limit(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 2);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 1000);
-		send_rec(&p, T_DATA, pt + 1000, 2000);
-		send_rec(&p, T_DATA, pt + 3000, 3000);
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 1000);
+		kt_pair_send(&p, T_DATA, pt + 1000, 2000);
+		kt_pair_send(&p, T_DATA, pt + 3000, 3000);
+		kt_settle(50);
 		rs_expect(p.rx, 300, 0, 300, pt, CALLS(300));
 		KT_ASSERT_EQ(recv(p.rx, got, 500, 0), 500);
-		expect_bytes(got, pt + 300, 500);
+		kt_expect_bytes(got, pt + 300, 500);
 		rs_expect(p.rx, 1000, 0, 1000, pt + 800, CALLS(200, 800));
 		KT_ASSERT_EQ(recv(p.rx, got, 100, 0), 100);
-		expect_bytes(got, pt + 1800, 100);
+		kt_expect_bytes(got, pt + 1800, 100);
 		rs_expect(p.rx, RS_ALL, 0, 4100, pt + 1900,
 			  CALLS(1100, 3000));
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -295,19 +242,19 @@ static void short_actor(void)
 		KT_SKIP("in-tree tls_sw_read_sock drops what an actor leaves of a record while desc->count is not 0");
 	kt_fill_pattern(pt, sizeof(pt), 3);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 1000);
-		send_rec(&p, T_DATA, pt + 1000, 10);
-		send_rec(&p, T_DATA, pt + 1010, 500);
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 1000);
+		kt_pair_send(&p, T_DATA, pt + 1000, 10);
+		kt_pair_send(&p, T_DATA, pt + 1010, 500);
+		kt_settle(50);
 		rs_expect(p.rx, 1200, 300, 1200, pt,
 			  CALLS(300, 300, 300, 100, 10, 190));
 		KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), 0), 100);
-		expect_bytes(got, pt + 1200, 100);
+		kt_expect_bytes(got, pt + 1200, 100);
 		rs_expect(p.rx, RS_ALL, 0, 210, pt + 1300, CALLS(210));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -326,21 +273,21 @@ static void control_stops(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 4);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 500);
-		send_rec(&p, T_ALERT, alert, sizeof(alert));
-		send_rec(&p, T_DATA, pt + 500, 300);
-		send_rec(&p, T_HS, hs, sizeof(hs));
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 500);
+		kt_pair_send(&p, T_ALERT, alert, sizeof(alert));
+		kt_pair_send(&p, T_DATA, pt + 500, 300);
+		kt_pair_send(&p, T_HS, hs, sizeof(hs));
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 500, pt, CALLS(500));
 		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
 		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
 			     sizeof(alert));
 		KT_ASSERT_EQ(type, T_ALERT);
-		expect_bytes(got, alert, sizeof(alert));
+		kt_expect_bytes(got, alert, sizeof(alert));
 		rs_expect(p.rx, RS_ALL, 0, 300, pt + 500, CALLS(300));
 		rs_expect(p.rx, RS_ALL, 0, -EINVAL, NULL, NO_CALLS);
 		/* Peeked, it still stops read_sock. */
@@ -351,9 +298,9 @@ static void control_stops(void)
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
 			     sizeof(hs));
 		KT_ASSERT_EQ(type, T_HS);
-		expect_bytes(got, hs, sizeof(hs));
+		kt_expect_bytes(got, hs, sizeof(hs));
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -368,27 +315,27 @@ static void bad_tag(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 5);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 100);
-		n = seal(&p, T_DATA, pt + 100, 200, rec);
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 100);
+		n = kt_pair_seal(&p, T_DATA, pt + 100, 200, rec);
 		rec[n - 3] ^= 0x40;
 		kt_write_all(p.tx, rec, n);
-		settle();
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 100, pt, CALLS(100));
 		rs_expect(p.rx, RS_ALL, 0, -EBADMSG, NULL, NO_CALLS);
 		KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
-		pair_close(&p);
+		kt_pair_close(&p);
 
 		/* First thing read. */
-		pair_open(&p, v);
-		n = seal(&p, T_DATA, pt, 100, rec);
+		open_variant(&p, v);
+		n = kt_pair_seal(&p, T_DATA, pt, 100, rec);
 		rec[7] ^= 1;
 		kt_write_all(p.tx, rec, n);
-		settle();
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, -EBADMSG, NULL, NO_CALLS);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -402,22 +349,22 @@ static void empty_records(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 6);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 100);
-		send_rec(&p, T_DATA, pt, 0);
-		send_rec(&p, T_DATA, pt, 0);
-		send_rec(&p, T_DATA, pt + 100, 200);
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 100);
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_pair_send(&p, T_DATA, pt + 100, 200);
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 300, pt, CALLS(100, 200));
-		send_rec(&p, T_DATA, pt, 0);
-		settle();
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		send_rec(&p, T_DATA, pt + 300, 50);
-		settle();
+		kt_pair_send(&p, T_DATA, pt + 300, 50);
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 50, pt + 300, CALLS(50));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -450,28 +397,28 @@ static void count_zero(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 11);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 0);
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_settle(50);
 		rs_expect_none(p.rx, 0, -EAGAIN);
 
-		send_rec(&p, T_DATA, pt, 0);
-		send_rec(&p, T_DATA, pt, 50);
-		settle();
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_pair_send(&p, T_DATA, pt, 50);
+		kt_settle(50);
 		rs_expect_none(p.rx, 0, 0);
 		rs_expect(p.rx, RS_ALL, 0, 50, pt, CALLS(50));
 
-		send_rec(&p, T_DATA, pt, 0);
-		send_rec(&p, T_ALERT, pt + 50, 2);
-		settle();
+		kt_pair_send(&p, T_DATA, pt, 0);
+		kt_pair_send(&p, T_ALERT, pt + 50, 2);
+		kt_settle(50);
 		rs_expect_none(p.rx, 0, -EINVAL);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type),
 			     2);
 		KT_ASSERT_EQ(type, T_ALERT);
 		KT_ASSERT(!memcmp(got, pt + 50, 2));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -485,24 +432,24 @@ static void after_peek(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 7);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, v);
-		send_rec(&p, T_DATA, pt, 1000);
-		send_rec(&p, T_DATA, pt + 1000, 500);
-		send_rec(&p, T_DATA, pt + 1500, 200);
-		settle();
+		open_variant(&p, v);
+		kt_pair_send(&p, T_DATA, pt, 1000);
+		kt_pair_send(&p, T_DATA, pt + 1000, 500);
+		kt_pair_send(&p, T_DATA, pt + 1500, 200);
+		kt_settle(50);
 		KT_ASSERT_EQ(recv(p.rx, got, 300, 0), 300);
-		expect_bytes(got, pt, 300);
+		kt_expect_bytes(got, pt, 300);
 		KT_ASSERT_EQ(recv(p.rx, got, 1000, MSG_PEEK), 1000);
-		expect_bytes(got, pt + 300, 1000);
+		kt_expect_bytes(got, pt + 300, 1000);
 		rs_expect(p.rx, 800, 0, 800, pt + 300, CALLS(700, 100));
 		KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_PEEK), 600);
-		expect_bytes(got, pt + 1100, 600);
+		kt_expect_bytes(got, pt + 1100, 600);
 		rs_expect(p.rx, RS_ALL, 0, 600, pt + 1100, CALLS(400, 200));
 		KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got), MSG_DONTWAIT),
 				EAGAIN);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -530,37 +477,23 @@ static void reader_busy(void)
 	kt_fill_pattern(pt, sizeof(pt), 8);
 	for (v = 0; v < NVARIANTS; v++) {
 		struct blocked_read b = { 0 };
-		struct pair p;
+		struct kt_pair p;
 		pthread_t t;
 
-		pair_open(&p, v);
+		open_variant(&p, v);
 		b.fd = p.rx;
 		KT_ASSERT_EQ(pthread_create(&t, NULL, blocked_read_fn, &b), 0);
-		settle();
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, -EAGAIN, NULL, NO_CALLS);
-		send_rec(&p, T_DATA, pt, 60);
+		kt_pair_send(&p, T_DATA, pt, 60);
 		KT_ASSERT_EQ(pthread_join(t, NULL), 0);
 		KT_ASSERT_EQ(b.ret, 60);
-		expect_bytes(b.buf, pt, 60);
-		send_rec(&p, T_DATA, pt + 60, 40);
-		settle();
+		kt_expect_bytes(b.buf, pt, 60);
+		kt_pair_send(&p, T_DATA, pt + 60, 40);
+		kt_settle(50);
 		rs_expect(p.rx, RS_ALL, 0, 40, pt + 60, CALLS(40));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
-}
-
-struct writer {
-	int fd;
-	const uint8_t *buf;
-	size_t len;
-};
-
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-
-	kt_write_all(w->fd, w->buf, w->len);
-	return NULL;
 }
 
 /*
@@ -578,19 +511,19 @@ static void hooked_data_ready(void)
 	need_read_sock();
 	kt_fill_pattern(pt, sizeof(pt), 9);
 	for (v = 0; v < NVARIANTS; v++) {
-		struct writer w;
-		struct pair p;
+		struct kt_writer w;
+		struct kt_pair p;
 		pthread_t t;
 
-		pair_open(&p, v);
+		open_variant(&p, v);
 		KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 					sizeof(rcvbuf)));
 		rs_hook(p.rx);
 		for (i = 0, off = 0; i < 4; i++)
-			off += seal(&p, T_DATA, pt + i * 16384, 16384,
+			off += kt_pair_seal(&p, T_DATA, pt + i * 16384, 16384,
 				    stream + off);
-		w = (struct writer){ p.tx, stream, off };
-		KT_ASSERT_EQ(pthread_create(&t, NULL, writer_fn, &w), 0);
+		w = (struct kt_writer){ p.tx, stream, off };
+		KT_ASSERT_EQ(pthread_create(&t, NULL, kt_writer_fn, &w), 0);
 		/* Read as a consumer polled by its own wakeups would. */
 		for (got = 0, tries = 0; got < sizeof(pt) && tries < 2000;
 		     tries++) {
@@ -604,12 +537,12 @@ static void hooked_data_ready(void)
 					r.ret, got);
 			KT_ASSERT_EQ(r.ret, r.len);
 			KT_ASSERT(got + r.len <= sizeof(pt));
-			expect_bytes(r.data, pt + got, r.len);
+			kt_expect_bytes(r.data, pt + got, r.len);
 			got += r.len;
 		}
 		KT_ASSERT_EQ(got, sizeof(pt));
 		KT_ASSERT_EQ(pthread_join(t, NULL), 0);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -38,87 +39,6 @@
 #define T_HS	22
 #define T_ALERT	21
 #define SEED	7
-
-/* One end with TLS_RX (rx), the raw peer (tx) and the peer's keys. */
-struct pair {
-	int rx, tx;
-	struct tr_keys k;
-	uint16_t version, cipher;
-};
-
-static void pair_keys(struct pair *p)
-{
-	union kt_crypto_info ci;
-
-	kt_fill_info(&ci, p->version, p->cipher, SEED);
-	tr_keys_from_info(&p->k, &ci);
-}
-
-static void pair_open(struct pair *p, uint16_t version, uint16_t cipher)
-{
-	int one = 1;
-
-	memset(p, 0, sizeof(*p));
-	p->version = version;
-	p->cipher = cipher;
-	kt_tcp_pair(AF_INET, &p->tx, &p->rx);
-	KT_ASSERT_OK(setsockopt(p->tx, IPPROTO_TCP, TCP_NODELAY, &one,
-				sizeof(one)));
-	kt_install(p->rx, TLS_RX, version, cipher, SEED);
-	pair_keys(p);
-}
-
-static void pair_close(struct pair *p)
-{
-	close(p->rx);
-	close(p->tx);
-}
-
-/* Seal one record and write it, in pieces of at most split bytes. */
-static size_t seal(struct pair *p, uint8_t type, const void *pt, size_t len,
-		   uint8_t *out)
-{
-	size_t n = tr_seal(&p->k, type, pt, len, out);
-
-	KT_ASSERT(n > 0);
-	return n;
-}
-
-static void send_rec(struct pair *p, uint8_t type, const void *pt,
-		     size_t len)
-{
-	static uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(p->tx, rec, seal(p, type, pt, len, rec));
-}
-
-static void write_split(int fd, const uint8_t *buf, size_t n, size_t step)
-{
-	while (n) {
-		size_t k = n < step ? n : step;
-
-		kt_write_all(fd, buf, k);
-		buf += k;
-		n -= k;
-	}
-}
-
-static void expect_bytes(const void *got, const void *want, size_t n)
-{
-	if (memcmp(got, want, n)) {
-		size_t i = 0;
-
-		while (((const uint8_t *)got)[i] == ((const uint8_t *)want)[i])
-			i++;
-		KT_FAIL("plaintext differs at byte %zu of %zu", i, n);
-	}
-}
-
-/* Wait until the rx end has everything the peer wrote (loopback). */
-static void settle(void)
-{
-	usleep(50000);
-}
 
 static double now(void)
 {
@@ -148,19 +68,19 @@ static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
 	static uint8_t stream[NSIZES * TR_MAX_REC], pt[NSIZES * 16384];
 	static uint8_t got[NSIZES * 16384];
 	size_t off = 0, total = 0, have = 0, i;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, version, cipher);
+	kt_pair_open(&p, version, cipher);
 	/* The hint lets records be opened straight into the buffer. */
 	if (no_pad)
 		KT_ASSERT_OK(setsockopt(p.rx, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
 					&no_pad, sizeof(no_pad)));
 	for (i = 0; i < NSIZES; i++) {
 		kt_fill_pattern(pt + total, sizes[i], i + cipher + version);
-		off += seal(&p, T_DATA, pt + total, sizes[i], stream + off);
+		off += kt_pair_seal(&p, T_DATA, pt + total, sizes[i], stream + off);
 		total += sizes[i];
 	}
-	write_split(p.tx, stream, off, wstep);
+	kt_write_split(p.tx, stream, off, wstep);
 	while (have < total) {
 		size_t want = total - have < rstep ? total - have : rstep;
 		ssize_t r = read(p.rx, got + have, want);
@@ -168,8 +88,8 @@ static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
 		KT_ASSERT(r > 0);
 		have += r;
 	}
-	expect_bytes(got, pt, total);
-	pair_close(&p);
+	kt_expect_bytes(got, pt, total);
+	kt_pair_close(&p);
 }
 
 static void all_ciphers_stream(void)
@@ -199,57 +119,57 @@ static void many_in_one_read(void)
 {
 	static uint8_t stream[64 * 64], pt[64 * 32], got[4096];
 	size_t off = 0, i;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
 	kt_fill_pattern(pt, sizeof(pt), 3);
 	for (i = 0; i < 64; i++)
-		off += seal(&p, T_DATA, pt + i * 32, 32, stream + off);
+		off += kt_pair_seal(&p, T_DATA, pt + i * 32, 32, stream + off);
 	kt_write_all(p.tx, stream, off);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), sizeof(pt));
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 static void partial_reads(void)
 {
 	static uint8_t pt[10000], got[20000];
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_CCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_CCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 9);
-	send_rec(&p, T_DATA, pt, sizeof(pt));
+	kt_pair_send(&p, T_DATA, pt, sizeof(pt));
 	KT_ASSERT_EQ(read(p.rx, got, 1), 1);
 	KT_ASSERT_EQ(read(p.rx, got + 1, 99), 99);
 	KT_ASSERT_EQ(read(p.rx, got + 100, 3000), 3000);
 	KT_ASSERT_EQ(read(p.rx, got + 3100, 16900), 6900);
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 static void peek_across_records(void)
 {
 	uint8_t pt[300], got[400], got2[400];
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 4);
-	send_rec(&p, T_DATA, pt, 100);
-	send_rec(&p, T_DATA, pt + 100, 50);
-	send_rec(&p, T_DATA, pt + 150, 150);
-	settle();
+	kt_pair_send(&p, T_DATA, pt, 100);
+	kt_pair_send(&p, T_DATA, pt + 100, 50);
+	kt_pair_send(&p, T_DATA, pt + 150, 150);
+	kt_settle(50);
 	/* A partial peek, then a peek over all three records. */
 	KT_ASSERT_EQ(recv(p.rx, got, 10, MSG_PEEK), 10);
-	expect_bytes(got, pt, 10);
+	kt_expect_bytes(got, pt, 10);
 	KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_PEEK), 300);
-	expect_bytes(got, pt, 300);
+	kt_expect_bytes(got, pt, 300);
 	/* Nothing was consumed: a partial read, a peek, the rest. */
 	KT_ASSERT_EQ(read(p.rx, got2, 120), 120);
 	KT_ASSERT_EQ(recv(p.rx, got2 + 120, 280, MSG_PEEK), 180);
 	KT_ASSERT_EQ(read(p.rx, got2 + 120, 280), 180);
-	expect_bytes(got2, pt, 300);
-	pair_close(&p);
+	kt_expect_bytes(got2, pt, 300);
+	kt_pair_close(&p);
 }
 
 static void iovec_many_pieces(void)
@@ -257,13 +177,13 @@ static void iovec_many_pieces(void)
 	static uint8_t pt[40000], got[40000];
 	struct iovec iov[64];
 	size_t off = 0, i;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
 	kt_fill_pattern(pt, sizeof(pt), 5);
-	send_rec(&p, T_DATA, pt, 16384);
-	send_rec(&p, T_DATA, pt + 16384, 16384);
-	send_rec(&p, T_DATA, pt + 32768, sizeof(pt) - 32768);
+	kt_pair_send(&p, T_DATA, pt, 16384);
+	kt_pair_send(&p, T_DATA, pt + 16384, 16384);
+	kt_pair_send(&p, T_DATA, pt + 32768, sizeof(pt) - 32768);
 	for (i = 0; i < 64; i++) {
 		size_t n = i == 63 ? sizeof(got) - off : 1 + (i * 97) % 1200;
 
@@ -274,23 +194,23 @@ static void iovec_many_pieces(void)
 	KT_ASSERT_EQ(readv(p.rx, iov, 64) > 0, 1);
 	/* MSG_WAITALL gathers the rest across records. */
 	memset(got, 0, sizeof(got));
-	pair_close(&p);
+	kt_pair_close(&p);
 
-	pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
-	send_rec(&p, T_DATA, pt, 16384);
-	send_rec(&p, T_DATA, pt + 16384, 16384);
-	send_rec(&p, T_DATA, pt + 32768, sizeof(pt) - 32768);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_send(&p, T_DATA, pt, 16384);
+	kt_pair_send(&p, T_DATA, pt + 16384, 16384);
+	kt_pair_send(&p, T_DATA, pt + 32768, sizeof(pt) - 32768);
 	{
 		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 64 };
 
 		KT_ASSERT_EQ(recvmsg(p.rx, &msg, MSG_WAITALL), sizeof(got));
 	}
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 struct sender {
-	struct pair *p;
+	struct kt_pair *p;
 	const uint8_t *pt;
 	size_t n, step;
 	useconds_t delay;
@@ -305,7 +225,7 @@ static void *sender_fn(void *arg)
 		size_t k = s->n - off < s->step ? s->n - off : s->step;
 
 		usleep(s->delay);
-		send_rec(s->p, T_DATA, s->pt + off, k);
+		kt_pair_send(s->p, T_DATA, s->pt + off, k);
 		off += k;
 	}
 	return NULL;
@@ -317,25 +237,25 @@ static void peek_waitall(void)
 	uint8_t pt[3000], got[3000];
 	struct sender s;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 18);
-	send_rec(&p, T_DATA, pt, 1000);
-	send_rec(&p, T_DATA, pt + 1000, 1000);
-	settle();
+	kt_pair_send(&p, T_DATA, pt, 1000);
+	kt_pair_send(&p, T_DATA, pt + 1000, 1000);
+	kt_settle(50);
 	KT_ASSERT_EQ(recv(p.rx, got, 10, MSG_PEEK), 10);
 	KT_ASSERT_EQ(recv(p.rx, got, 2000, MSG_PEEK | MSG_WAITALL), 2000);
-	expect_bytes(got, pt, 2000);
+	kt_expect_bytes(got, pt, 2000);
 	s = (struct sender){ &p, pt + 2000, 1000, 1000, 200000 };
 	KT_ASSERT_EQ(pthread_create(&th, NULL, sender_fn, &s), 0);
 	KT_ASSERT_EQ(recv(p.rx, got, 3000, MSG_PEEK | MSG_WAITALL), 3000);
 	pthread_join(th, NULL);
-	expect_bytes(got, pt, 3000);
+	kt_expect_bytes(got, pt, 3000);
 	memset(got, 0, sizeof(got));
 	kt_read_all(p.rx, got, 3000);
-	expect_bytes(got, pt, 3000);
-	pair_close(&p);
+	kt_expect_bytes(got, pt, 3000);
+	kt_pair_close(&p);
 }
 
 static void waitall(void)
@@ -343,16 +263,16 @@ static void waitall(void)
 	static uint8_t pt[50000], got[50000];
 	struct sender s;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_256);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_256);
 	kt_fill_pattern(pt, sizeof(pt), 6);
 	s = (struct sender){ &p, pt, sizeof(pt), 7000, 20000 };
 	KT_ASSERT_EQ(pthread_create(&th, NULL, sender_fn, &s), 0);
 	KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_WAITALL), sizeof(got));
 	pthread_join(th, NULL);
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 static void rcvlowat(void)
@@ -361,9 +281,9 @@ static void rcvlowat(void)
 	int lowat = 300;
 	struct sender s;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 8);
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lowat,
 				sizeof(lowat)));
@@ -383,54 +303,54 @@ static void rcvlowat(void)
 			KT_ASSERT_EQ(read(p.rx, got + r, sizeof(got) - r),
 				     400 - r);
 	}
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 static void nonblock_eagain(void)
 {
 	uint8_t pt[500], rec[TR_MAX_REC], got[500];
 	size_t n;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 10);
 	KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got), MSG_DONTWAIT), EAGAIN);
-	n = seal(&p, T_DATA, pt, sizeof(pt), rec);
+	n = kt_pair_seal(&p, T_DATA, pt, sizeof(pt), rec);
 	kt_write_all(p.tx, rec, n - 10);
-	settle();
+	kt_settle(50);
 	/* A partial record is not readable. */
 	KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got), MSG_DONTWAIT), EAGAIN);
 	set_nonblock(p.rx);
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EAGAIN);
 	kt_write_all(p.tx, rec + n - 10, 10);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), sizeof(pt));
-	expect_bytes(got, pt, sizeof(pt));
+	kt_expect_bytes(got, pt, sizeof(pt));
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EAGAIN);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 static void rcvtimeo(void)
 {
 	struct timeval tv = { 0, 300000 };
 	uint8_t rec[TR_MAX_REC], got[100];
-	struct pair p;
+	struct kt_pair p;
 	double t0;
 	size_t n;
 
-	pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv,
 				sizeof(tv)));
-	n = seal(&p, T_DATA, "hello", 5, rec);
+	n = kt_pair_seal(&p, T_DATA, "hello", 5, rec);
 	kt_write_all(p.tx, rec, n - 1);
 	t0 = now();
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EAGAIN);
 	KT_ASSERT(now() - t0 >= 0.25);
 	kt_write_all(p.tx, rec + n - 1, 1);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 5);
-	expect_bytes(got, "hello", 5);
-	pair_close(&p);
+	kt_expect_bytes(got, "hello", 5);
+	kt_pair_close(&p);
 }
 
 /* --- record types ------------------------------------------------------ */
@@ -439,23 +359,23 @@ static void control_records(void)
 {
 	static const uint16_t vers[] = { TLS12, TLS13 };
 	uint8_t got[100], type;
-	struct pair p;
+	struct kt_pair p;
 	int v;
 
 	for (v = 0; v < 2; v++) {
-		pair_open(&p, vers[v], TLS_CIPHER_AES_GCM_128);
-		send_rec(&p, T_DATA, "data1", 5);
-		send_rec(&p, T_HS, "handshake", 9);
-		send_rec(&p, T_ALERT, "al", 2);
-		send_rec(&p, T_DATA, "data2", 5);
-		send_rec(&p, T_DATA, "data3", 5);
-		settle();
+		kt_pair_open(&p, vers[v], TLS_CIPHER_AES_GCM_128);
+		kt_pair_send(&p, T_DATA, "data1", 5);
+		kt_pair_send(&p, T_HS, "handshake", 9);
+		kt_pair_send(&p, T_ALERT, "al", 2);
+		kt_pair_send(&p, T_DATA, "data2", 5);
+		kt_pair_send(&p, T_DATA, "data3", 5);
+		kt_settle(50);
 		/* A read stops at the type boundary, also when peeking. */
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, MSG_PEEK, &type), 5);
 		KT_ASSERT_EQ(type, T_DATA);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 5);
 		KT_ASSERT_EQ(type, T_DATA);
-		expect_bytes(got, "data1", 5);
+		kt_expect_bytes(got, "data1", 5);
 		/* No room for the cmsg: EIO, and the record stays. */
 		KT_ASSERT_ERRNO(read(p.rx, got, 100), EIO);
 		KT_ASSERT_ERRNO(recv(p.rx, got, 100, 0), EIO);
@@ -464,14 +384,14 @@ static void control_records(void)
 		/* Each control record alone, never merged. */
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 9);
 		KT_ASSERT_EQ(type, T_HS);
-		expect_bytes(got, "handshake", 9);
+		kt_expect_bytes(got, "handshake", 9);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 2);
 		KT_ASSERT_EQ(type, T_ALERT);
-		expect_bytes(got, "al", 2);
+		kt_expect_bytes(got, "al", 2);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 10);
 		KT_ASSERT_EQ(type, T_DATA);
-		expect_bytes(got, "data2data3", 10);
-		pair_close(&p);
+		kt_expect_bytes(got, "data2data3", 10);
+		kt_pair_close(&p);
 	}
 }
 
@@ -479,19 +399,19 @@ static void control_records(void)
 static void control_partial(void)
 {
 	uint8_t got[100], type;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_CCM_128);
-	send_rec(&p, T_HS, "0123456789", 10);
-	send_rec(&p, T_DATA, "x", 1);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_CCM_128);
+	kt_pair_send(&p, T_HS, "0123456789", 10);
+	kt_pair_send(&p, T_DATA, "x", 1);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 4, 0, &type), 4);
 	KT_ASSERT_EQ(type, T_HS);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got + 4, 100, 0, &type), 6);
 	KT_ASSERT_EQ(type, T_HS);
-	expect_bytes(got, "0123456789", 10);
+	kt_expect_bytes(got, "0123456789", 10);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 1);
 	KT_ASSERT_EQ(type, T_DATA);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* TLS 1.3 padding: tr_seal() with type 0 seals pt as the inner text. */
@@ -499,52 +419,52 @@ static void tls13_padding(void)
 {
 	uint8_t inner[300] = { 0 }, got[300], type;
 	int one = 1;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_256);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_256);
 	memcpy(inner, "padded", 6);
 	inner[6] = T_DATA;		/* then 293 zero bytes of padding */
-	send_rec(&p, 0, inner, sizeof(inner));
+	kt_pair_send(&p, 0, inner, sizeof(inner));
 	inner[6] = T_HS;
-	send_rec(&p, 0, inner, 7);	/* one zero byte of padding */
+	kt_pair_send(&p, 0, inner, 7);	/* one zero byte of padding */
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 6);
 	KT_ASSERT_EQ(type, T_DATA);
-	expect_bytes(got, "padded", 6);
+	kt_expect_bytes(got, "padded", 6);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 6);
 	KT_ASSERT_EQ(type, T_HS);
 	/* The no-pad hint must not break a peer that pads. */
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &one,
 				sizeof(one)));
 	inner[6] = T_DATA;
-	send_rec(&p, 0, inner, 100);
-	send_rec(&p, T_DATA, "plain", 5);
-	settle();
+	kt_pair_send(&p, 0, inner, 100);
+	kt_pair_send(&p, T_DATA, "plain", 5);
+	kt_settle(50);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 11);
-	expect_bytes(got, "paddedplain", 11);
+	kt_expect_bytes(got, "paddedplain", 11);
 	/* Types still split reads when records are opened in place. */
-	send_rec(&p, T_DATA, "d1", 2);
-	send_rec(&p, T_HS, "h", 1);
-	send_rec(&p, T_DATA, "d2", 2);
-	settle();
+	kt_pair_send(&p, T_DATA, "d1", 2);
+	kt_pair_send(&p, T_HS, "h", 1);
+	kt_pair_send(&p, T_DATA, "d2", 2);
+	kt_settle(50);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 2);
-	expect_bytes(got, "d1", 2);
+	kt_expect_bytes(got, "d1", 2);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, sizeof(got), 0, &type), 1);
 	KT_ASSERT_EQ(type, T_HS);
-	expect_bytes(got, "h", 1);
+	kt_expect_bytes(got, "h", 1);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 2);
-	expect_bytes(got, "d2", 2);
+	kt_expect_bytes(got, "d2", 2);
 	/* All padding, no type: EBADMSG, and it sticks. */
 	memset(inner, 0, sizeof(inner));
-	send_rec(&p, 0, inner, 50);
+	kt_pair_send(&p, 0, inner, 50);
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- broken streams ---------------------------------------------------- */
 
 /* Read once more without blocking after a one-shot error. */
-static void expect_once_then_eagain(struct pair *p, int err)
+static void expect_once_then_eagain(struct kt_pair *p, int err)
 {
 	uint8_t got[64];
 
@@ -552,14 +472,14 @@ static void expect_once_then_eagain(struct pair *p, int err)
 	KT_ASSERT_ERRNO(recv(p->rx, got, sizeof(got), MSG_DONTWAIT), EAGAIN);
 }
 
-static void raw_header(struct pair *p, uint8_t type, uint8_t maj, uint8_t min,
+static void raw_header(struct kt_pair *p, uint8_t type, uint8_t maj, uint8_t min,
 		       unsigned int len)
 {
 	uint8_t buf[64] = { type, maj, min, len >> 8, len & 0xff };
 
 	/* More than any header plus explicit nonce: all checks can run. */
 	kt_write_all(p->tx, buf, sizeof(buf));
-	settle();
+	kt_settle(50);
 }
 
 static void err_oversized(void)
@@ -573,64 +493,64 @@ static void err_oversized(void)
 			const struct kt_cipher *ci = &kt_ciphers[c];
 			unsigned int max = 16384 + 16 +
 				(vers[v] == TLS13 ? 1 : ci->iv == 8 ? 8 : 0);
-			struct pair p;
+			struct kt_pair p;
 
 			/* The largest legal length only waits for more. */
-			pair_open(&p, vers[v], ci->type);
+			kt_pair_open(&p, vers[v], ci->type);
 			raw_header(&p, T_DATA, 3, 3, max);
 			KT_ASSERT_ERRNO(recv(p.rx, &p, 1, MSG_DONTWAIT),
 					EAGAIN);
-			pair_close(&p);
+			kt_pair_close(&p);
 
-			pair_open(&p, vers[v], ci->type);
+			kt_pair_open(&p, vers[v], ci->type);
 			raw_header(&p, T_DATA, 3, 3, max + 1);
 			expect_once_then_eagain(&p, EMSGSIZE);
-			pair_close(&p);
+			kt_pair_close(&p);
 		}
 }
 
 static void err_garbage_header(void)
 {
 	uint8_t junk[64];
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	memset(junk, 0xa5, sizeof(junk));
 	kt_write_all(p.tx, junk, sizeof(junk));
-	settle();
+	kt_settle(50);
 	expect_once_then_eagain(&p, EMSGSIZE);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 static void err_bad_version(void)
 {
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	raw_header(&p, T_DATA, 3, 1, 100);
 	expect_once_then_eagain(&p, EINVAL);
-	pair_close(&p);
+	kt_pair_close(&p);
 
-	pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_CHACHA20_POLY1305);
 	raw_header(&p, T_DATA, 2, 3, 100);
 	expect_once_then_eagain(&p, EINVAL);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 static void err_too_short(void)
 {
-	struct pair p;
+	struct kt_pair p;
 
 	/* GCM 1.2 needs explicit nonce + tag: 24 bytes. */
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	raw_header(&p, T_DATA, 3, 3, 23);
 	expect_once_then_eagain(&p, EBADMSG);
-	pair_close(&p);
+	kt_pair_close(&p);
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
 	raw_header(&p, T_DATA, 3, 3, 15);
 	expect_once_then_eagain(&p, EBADMSG);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* A flipped bit anywhere: EBADMSG, for every read after it too. */
@@ -644,23 +564,23 @@ static void err_tampered(void)
 	kt_fill_pattern(pt, sizeof(pt), 11);
 	for (c = 0; c < kt_n_ciphers; c++)
 		for (v = 0; v < 2; v++) {
-			struct pair p;
+			struct kt_pair p;
 
-			pair_open(&p, vers[v], kt_ciphers[c].type);
-			send_rec(&p, T_DATA, pt, 100);
-			n = seal(&p, T_DATA, pt + 100, 100, rec);
+			kt_pair_open(&p, vers[v], kt_ciphers[c].type);
+			kt_pair_send(&p, T_DATA, pt, 100);
+			n = kt_pair_seal(&p, T_DATA, pt + 100, 100, rec);
 			rec[n - 1 - (v * 37 + c * 11) % 100] ^= 0x10;
 			kt_write_all(p.tx, rec, n);
-			settle();
+			kt_settle(50);
 			/* Good data first, then the error. */
 			KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 100);
-			expect_bytes(got, pt, 100);
+			kt_expect_bytes(got, pt, 100);
 			KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
 			KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got),
 					     MSG_DONTWAIT), EBADMSG);
 			KT_ASSERT_ERRNO(recv(p.rx, got, sizeof(got),
 					     MSG_PEEK), EBADMSG);
-			pair_close(&p);
+			kt_pair_close(&p);
 		}
 }
 
@@ -668,51 +588,51 @@ static void err_tampered(void)
 static void err_replay(void)
 {
 	uint8_t rec[TR_MAX_REC], got[100];
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
-	n = seal(&p, T_DATA, "once", 4, rec);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	n = kt_pair_seal(&p, T_DATA, "once", 4, rec);
 	kt_write_all(p.tx, rec, n);
 	kt_write_all(p.tx, rec, n);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 4);
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), EBADMSG);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* Peer FIN in the middle of a record: end of stream. */
 static void fin_mid_record(void)
 {
 	uint8_t rec[TR_MAX_REC], got[100];
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
-	send_rec(&p, T_DATA, "first", 5);
-	n = seal(&p, T_DATA, "second", 6, rec);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_send(&p, T_DATA, "first", 5);
+	n = kt_pair_seal(&p, T_DATA, "second", 6, rec);
 	kt_write_all(p.tx, rec, n - 3);
 	KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
-	settle();
+	kt_settle(50);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 5);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 0);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 0);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 static void peer_reset(void)
 {
 	struct linger lg = { 1, 0 };
 	uint8_t rec[TR_MAX_REC], got[100];
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
-	n = seal(&p, T_DATA, "lost", 4, rec);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	n = kt_pair_seal(&p, T_DATA, "lost", 4, rec);
 	kt_write_all(p.tx, rec, n - 2);
 	KT_ASSERT_OK(setsockopt(p.tx, SOL_SOCKET, SO_LINGER, &lg,
 				sizeof(lg)));
 	close(p.tx);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_ERRNO(read(p.rx, got, sizeof(got)), ECONNRESET);
 	close(p.rx);
 }
@@ -733,19 +653,19 @@ static void reset_after_data(void)
 {
 	struct linger lg = { 1, 0 };
 	uint8_t rec[TR_MAX_REC], got[100];
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_256);
-	send_rec(&p, T_DATA, "kept", 4);
-	n = seal(&p, T_DATA, "lost", 4, rec);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_256);
+	kt_pair_send(&p, T_DATA, "kept", 4);
+	n = kt_pair_seal(&p, T_DATA, "lost", 4, rec);
 	kt_write_all(p.tx, rec, n - 2);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_OK(setsockopt(p.tx, SOL_SOCKET, SO_LINGER, &lg,
 				sizeof(lg)));
 	close(p.tx);
 	KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_WAITALL), 4);
-	expect_bytes(got, "kept", 4);
+	kt_expect_bytes(got, "kept", 4);
 	if (kernel_is_6_1())
 		KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 0);
 	else
@@ -764,12 +684,12 @@ static void rec_seq_advances(void)
 
 	for (c = 0; c < kt_n_ciphers; c++) {
 		const struct kt_cipher *ci = &kt_ciphers[c];
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, TLS12, ci->type);
+		kt_pair_open(&p, TLS12, ci->type);
 		n = kt_fill_info(&set, TLS12, ci->type, SEED);
 		for (i = 0; i < 3; i++)
-			send_rec(&p, i == 1 ? T_HS : T_DATA, "abc", 3);
+			kt_pair_send(&p, i == 1 ? T_HS : T_DATA, "abc", 3);
 		for (i = 0; i < 3; i++) {
 			uint8_t type;
 
@@ -796,7 +716,7 @@ static void rec_seq_advances(void)
 			}
 		}
 		KT_ASSERT(!memcmp(&got, &set, n));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -819,12 +739,12 @@ static void queued_before_rx(void)
 	off += tr_seal(&k, T_DATA, pt + 2000, 1000, stream + off);
 	/* Two whole records and part of the third before TLS_RX. */
 	kt_write_all(c, stream, off - 500);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_OK(setsockopt(s, SOL_TLS, TLS_RX, &ci, len));
 	KT_ASSERT_EQ(recv(s, got, sizeof(got), MSG_DONTWAIT), 2000);
 	kt_write_all(c, stream + off - 500, 500);
 	kt_read_all(s, got + 2000, 1000);
-	expect_bytes(got, pt, sizeof(pt));
+	kt_expect_bytes(got, pt, sizeof(pt));
 	close(c);
 	close(s);
 }
@@ -832,25 +752,25 @@ static void queued_before_rx(void)
 static void efault(void)
 {
 	uint8_t got[100], *bad;
-	struct pair p;
+	struct kt_pair p;
 
 	bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	KT_ASSERT(bad != MAP_FAILED);
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
-	send_rec(&p, T_DATA, "fault", 5);
-	settle();
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_send(&p, T_DATA, "fault", 5);
+	kt_settle(50);
 	KT_ASSERT_ERRNO(read(p.rx, bad, 100), EFAULT);
-	pair_close(&p);
+	kt_pair_close(&p);
 
 	/* A record bigger than the buffer is not decrypted into it. */
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
-	send_rec(&p, T_DATA, "fault", 5);
-	settle();
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_send(&p, T_DATA, "fault", 5);
+	kt_settle(50);
 	KT_ASSERT_ERRNO(read(p.rx, bad, 2), EFAULT);
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 5);
-	expect_bytes(got, "fault", 5);
-	pair_close(&p);
+	kt_expect_bytes(got, "fault", 5);
+	kt_pair_close(&p);
 }
 
 /* --- splice ------------------------------------------------------------ */
@@ -861,14 +781,14 @@ static void splice_to_pipe(void)
 	size_t have = 0;
 	uint8_t type;
 	int pfd[2];
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 13);
 	KT_ASSERT_OK(pipe(pfd));
-	send_rec(&p, T_DATA, pt, 16384);
-	send_rec(&p, T_DATA, pt + 16384, sizeof(pt) - 16384);
-	send_rec(&p, T_HS, "hs", 2);
+	kt_pair_send(&p, T_DATA, pt, 16384);
+	kt_pair_send(&p, T_DATA, pt + 16384, sizeof(pt) - 16384);
+	kt_pair_send(&p, T_HS, "hs", 2);
 	while (have < sizeof(pt)) {
 		ssize_t r = splice(p.rx, NULL, pfd[1], NULL, 5000, 0);
 
@@ -876,14 +796,14 @@ static void splice_to_pipe(void)
 		kt_read_all(pfd[0], got + have, r);
 		have += r;
 	}
-	expect_bytes(got, pt, sizeof(pt));
+	kt_expect_bytes(got, pt, sizeof(pt));
 	/* A control record cannot be spliced and stays queued. */
 	KT_ASSERT_ERRNO(splice(p.rx, NULL, pfd[1], NULL, 100, 0), EINVAL);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, got, 100, 0, &type), 2);
 	KT_ASSERT_EQ(type, T_HS);
 	close(pfd[0]);
 	close(pfd[1]);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- poll (6.12 semantics on every kernel: ktls only) ------------------ */
@@ -893,7 +813,7 @@ static void poll_whole_record(void)
 	uint8_t rec[TR_MAX_REC], got[2000];
 	struct epoll_event ev;
 	struct pollfd pf;
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 	int ep;
 
@@ -901,17 +821,17 @@ static void poll_whole_record(void)
 	if (kernel_is_6_1() && kt_module_loaded("tls"))
 		KT_SKIP("in-tree 6.1 polls partial records readable");
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	pf = (struct pollfd){ .fd = p.rx, .events = POLLIN };
 	KT_ASSERT_EQ(poll(&pf, 1, 0), 0);
-	n = seal(&p, T_DATA, got, 1500, rec);
+	n = kt_pair_seal(&p, T_DATA, got, 1500, rec);
 	ep = epoll_create1(0);
 	KT_ASSERT(ep >= 0);
 	ev.events = EPOLLIN;
 	ev.data.fd = p.rx;
 	KT_ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, p.rx, &ev));
 	kt_write_all(p.tx, rec, n - 1);
-	settle();
+	kt_settle(50);
 	KT_ASSERT_EQ(poll(&pf, 1, 100), 0);
 	KT_ASSERT_EQ(epoll_wait(ep, &ev, 1, 100), 0);
 	kt_write_all(p.tx, rec + n - 1, 1);
@@ -925,7 +845,7 @@ static void poll_whole_record(void)
 	KT_ASSERT_EQ(read(p.rx, got, sizeof(got)), 1490);
 	KT_ASSERT_EQ(poll(&pf, 1, 0), 0);
 	close(ep);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- concurrency ------------------------------------------------------- */
@@ -973,10 +893,10 @@ static void two_readers(void)
 	uint8_t pt[RACE_SIZE];
 	static uint8_t count[RACE_RECS];
 	pthread_t th[2];
-	struct pair p;
+	struct kt_pair p;
 	unsigned int i;
 
-	pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_AES_GCM_128);
 	for (i = 0; i < 2; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
 		r[i].fd = p.rx;
@@ -986,7 +906,7 @@ static void two_readers(void)
 		kt_fill_pattern(pt, sizeof(pt), i);
 		pt[0] = i & 0xff;
 		pt[1] = i >> 8;
-		send_rec(&p, T_DATA, pt, sizeof(pt));
+		kt_pair_send(&p, T_DATA, pt, sizeof(pt));
 	}
 	KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
 	for (i = 0; i < 2; i++)
@@ -999,7 +919,7 @@ static void two_readers(void)
 		count[r[1].seen[i]]++;
 	for (i = 0; i < RACE_RECS; i++)
 		KT_ASSERT_EQ(count[i], 1);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 struct writer {
@@ -1048,10 +968,10 @@ static void read_while_writing(void)
 	struct reader r;
 	pthread_t th[3];
 	size_t drained = 0;
-	struct pair p;
+	struct kt_pair p;
 	int i;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_GCM_128);
 	kt_fill_pattern(pt, sizeof(pt), 14);
 	w = (struct writer){ p.rx, 1 << 20 };
 	s = (struct sender){ &p, pt, sizeof(pt), 9000, 1000 };
@@ -1068,8 +988,8 @@ static void read_while_writing(void)
 	for (i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	KT_ASSERT_EQ(w.n, 1 << 20);
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 struct blocked {
@@ -1093,18 +1013,18 @@ static void close_during_read(void)
 {
 	static struct blocked b;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
+	kt_pair_open(&p, TLS12, TLS_CIPHER_CHACHA20_POLY1305);
 	b.fd = p.rx;
 	KT_ASSERT_EQ(pthread_create(&th, NULL, blocked_fn, &b), 0);
 	usleep(200000);
 	close(p.rx);
 	usleep(100000);
-	send_rec(&p, T_DATA, "after close", 11);
+	kt_pair_send(&p, T_DATA, "after close", 11);
 	pthread_join(th, NULL);
 	KT_ASSERT_EQ(b.r, 11);
-	expect_bytes(b.buf, "after close", 11);
+	kt_expect_bytes(b.buf, "after close", 11);
 	close(p.tx);
 }
 
@@ -1112,16 +1032,16 @@ static void shutdown_during_read(void)
 {
 	static struct blocked b;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13, TLS_CIPHER_AES_CCM_128);
+	kt_pair_open(&p, TLS13, TLS_CIPHER_AES_CCM_128);
 	b.fd = p.rx;
 	KT_ASSERT_EQ(pthread_create(&th, NULL, blocked_fn, &b), 0);
 	usleep(200000);
 	KT_ASSERT_OK(shutdown(p.rx, SHUT_RDWR));
 	pthread_join(th, NULL);
 	KT_ASSERT_EQ(b.r, 0);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* Close with opened, partly read and unread records queued. */
@@ -1132,18 +1052,18 @@ static void close_with_queued(void)
 
 	kt_fill_pattern(pt, sizeof(pt), 15);
 	for (i = 0; i < 20; i++) {
-		struct pair p;
+		struct kt_pair p;
 
-		pair_open(&p, i & 1 ? TLS13 : TLS12, TLS_CIPHER_AES_GCM_128);
-		send_rec(&p, T_DATA, pt, sizeof(pt));
-		send_rec(&p, T_DATA, pt, sizeof(pt));
-		send_rec(&p, T_DATA, pt, 100);
-		settle();
+		kt_pair_open(&p, i & 1 ? TLS13 : TLS12, TLS_CIPHER_AES_GCM_128);
+		kt_pair_send(&p, T_DATA, pt, sizeof(pt));
+		kt_pair_send(&p, T_DATA, pt, sizeof(pt));
+		kt_pair_send(&p, T_DATA, pt, 100);
+		kt_settle(50);
 		if (i % 3 == 1)
 			KT_ASSERT_EQ(recv(p.rx, got, 10, MSG_PEEK), 10);
 		if (i % 3 == 2)
 			KT_ASSERT_EQ(read(p.rx, got, 10), 10);
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -1154,33 +1074,17 @@ static void close_with_queued(void)
 static void small_rcvbuf(void)
 {
 	static uint8_t pt[4 * 16384], got[4 * 16384];
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int l, small = 2048, partial_poll;
+	int partial_poll;
 	size_t have = 0;
 	struct sender s;
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 
 	partial_poll = kernel_is_6_1() && kt_module_loaded("tls");
 	memset(&p, 0, sizeof(p));
-	p.version = TLS12;
-	p.cipher = TLS_CIPHER_AES_GCM_128;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(l >= 0);
-	KT_ASSERT_OK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small,
-				sizeof(small)));
-	KT_ASSERT_OK(bind(l, (struct sockaddr *)&sa, sl));
-	KT_ASSERT_OK(listen(l, 1));
-	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&sa, &sl));
-	p.tx = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT_OK(connect(p.tx, (struct sockaddr *)&sa, sl));
-	p.rx = accept(l, NULL, NULL);
-	KT_ASSERT(p.rx >= 0);
-	close(l);
-	kt_install(p.rx, TLS_RX, p.version, p.cipher, SEED);
-	pair_keys(&p);
+	kt_tcp_pair_bufs(AF_INET, &p.tx, &p.rx, 2048, 0);
+	KT_ASSERT_OK(kt_attach(p.rx));
+	kt_pair_keys(&p, TLS12, TLS_CIPHER_AES_GCM_128, 0);
 
 	kt_fill_pattern(pt, sizeof(pt), 17);
 	s = (struct sender){ &p, pt, sizeof(pt), 16384, 1000 };
@@ -1200,8 +1104,8 @@ static void small_rcvbuf(void)
 		have += r;
 	}
 	pthread_join(th, NULL);
-	expect_bytes(got, pt, sizeof(pt));
-	pair_close(&p);
+	kt_expect_bytes(got, pt, sizeof(pt));
+	kt_pair_close(&p);
 }
 
 /* --- our own TX as the peer ------------------------------------------- */
@@ -1244,11 +1148,11 @@ static void own_tx_roundtrip(void)
 				     0);
 			kt_read_all(b, got, sizeof(got));
 			pthread_join(th, NULL);
-			expect_bytes(got, pt, sizeof(pt));
+			kt_expect_bytes(got, pt, sizeof(pt));
 			KT_ASSERT_EQ(kt_send_type(a, T_HS, "hs", 2, 0), 2);
 			KT_ASSERT_EQ(kt_recv_type(b, got, 100, 0, &type), 2);
 			KT_ASSERT_EQ(type, T_HS);
-			expect_bytes(got, "hs", 2);
+			kt_expect_bytes(got, "hs", 2);
 			close(a);
 			close(b);
 		}

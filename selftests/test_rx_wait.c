@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -41,80 +42,10 @@
 #define T_DATA	23
 #define T_HS	22
 #define T_ALERT	21
-#define SEED	11
 #define MARK	0xa5
-
-struct pair {
-	int rx, tx;
-	struct tr_keys k;
-};
 
 /* The cipher pair_keys() installs. */
 static uint16_t cipher = GCM128;
-
-/* A TCP pair, the rx end with the ULP attached but no keys yet. */
-static void pair_raw(struct pair *p)
-{
-	int one = 1;
-
-	memset(p, 0, sizeof(*p));
-	kt_tcp_pair(AF_INET, &p->tx, &p->rx);
-	KT_ASSERT_OK(setsockopt(p->tx, IPPROTO_TCP, TCP_NODELAY, &one,
-				sizeof(one)));
-	if (kt_attach(p->rx))
-		KT_FAIL("TCP_ULP %s: %s", kt_ulp(), strerror(errno));
-}
-
-/* TLS_RX with rec_seq set to seq; the codec keys follow the same info. */
-static void pair_keys(struct pair *p, uint16_t version, uint64_t seq)
-{
-	union kt_crypto_info ci;
-	size_t len = kt_fill_info(&ci, version, cipher, SEED);
-	const struct kt_cipher *c = kt_cipher(cipher);
-	unsigned char *rs = ci.raw + sizeof(ci.info) + c->iv + c->key +
-			    c->salt;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		rs[i] = seq >> (56 - 8 * i);
-	KT_ASSERT_OK(setsockopt(p->rx, SOL_TLS, TLS_RX, &ci, len));
-	tr_keys_from_info(&p->k, &ci);
-}
-
-static void pair_open(struct pair *p, uint16_t version)
-{
-	pair_raw(p);
-	pair_keys(p, version, 0);
-}
-
-static void pair_close(struct pair *p)
-{
-	close(p->rx);
-	close(p->tx);
-}
-
-static size_t seal(struct pair *p, uint8_t type, const void *pt, size_t len,
-		   uint8_t *out)
-{
-	size_t n = tr_seal(&p->k, type, pt, len, out);
-
-	KT_ASSERT(n > 0);
-	return n;
-}
-
-static void send_rec(struct pair *p, uint8_t type, const void *pt,
-		     size_t len)
-{
-	static uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(p->tx, rec, seal(p, type, pt, len, rec));
-}
-
-/* Loopback: everything written is queued at the rx end by then. */
-static void settle(void)
-{
-	usleep(100000);
-}
 
 static void set_rcvtimeo(int fd, int ms)
 {
@@ -312,7 +243,7 @@ static void poll_wakes_after_read(void)
 	struct reader r = { 0 };
 	struct poller w = { 0 };
 	pthread_t rt, pt_;
-	struct pair p;
+	struct kt_pair p;
 	long psz = sysconf(_SC_PAGESIZE);
 	double late;
 	int uffd;
@@ -330,11 +261,11 @@ static void poll_wakes_after_read(void)
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	KT_ASSERT_OK(ioctl(uffd, UFFDIO_REGISTER, &reg));
 
-	pair_open(&p, TLS12);
+	kt_pair_open(&p, TLS12, cipher);
 	kt_fill_pattern(pt, sizeof(pt), 1);
-	send_rec(&p, T_DATA, pt, sizeof(pt));
-	send_rec(&p, T_DATA, pt, sizeof(pt));
-	settle();
+	kt_pair_send(&p, T_DATA, pt, sizeof(pt));
+	kt_pair_send(&p, T_DATA, pt, sizeof(pt));
+	kt_settle(100);
 
 	r.fd = p.rx;
 	r.ctl = page;
@@ -376,7 +307,7 @@ static void poll_wakes_after_read(void)
 	KT_ASSERT(w.revents & POLLIN);
 	KT_ASSERT_EQ(recv(p.rx, got, sizeof(got), MSG_DONTWAIT), sizeof(pt));
 	KT_ASSERT(!memcmp(got, pt, sizeof(pt)));
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- 6: poll says readable while recv() fails at once ---------------- */
@@ -387,18 +318,18 @@ static void poll_after_fatal_error(void)
 	struct pollfd pf;
 	size_t n0, n1;
 	socklen_t sl;
-	struct pair p;
+	struct kt_pair p;
 	int err;
 
-	pair_open(&p, TLS12);
+	kt_pair_open(&p, TLS12, cipher);
 	kt_fill_pattern(pt, sizeof(pt), 2);
-	n0 = seal(&p, T_DATA, pt, sizeof(pt), rec[0]);
-	n1 = seal(&p, T_DATA, pt, sizeof(pt), rec[1]);
+	n0 = kt_pair_seal(&p, T_DATA, pt, sizeof(pt), rec[0]);
+	n1 = kt_pair_seal(&p, T_DATA, pt, sizeof(pt), rec[1]);
 	rec[0][n0 - 1] ^= 1;
 	rec[1][n1 - 1] ^= 1;
 	kt_write_all(p.tx, rec[0], n0);
 	kt_write_all(p.tx, rec[1], n1);
-	settle();
+	kt_settle(100);
 	set_rcvtimeo(p.rx, 2000);
 
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), 0), EBADMSG);
@@ -411,7 +342,7 @@ static void poll_after_fatal_error(void)
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), 0), EBADMSG);
 	KT_ASSERT_EQ(poll(&pf, 1, 500), 1);
 	KT_ASSERT(pf.revents & POLLIN);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* After a KeyUpdate, recv() fails at once with EKEYEXPIRED: readable. */
@@ -420,13 +351,13 @@ static void poll_key_expired(void)
 	static const uint8_t key_update[] = { 24, 0, 0, 1, 0 };
 	uint8_t buf[64];
 	struct pollfd pf;
-	struct pair p;
+	struct kt_pair p;
 	uint8_t type;
 
 	ktls_only("TLS 1.3 rekey (newer upstream)");
-	pair_open(&p, TLS13);
-	send_rec(&p, T_HS, key_update, sizeof(key_update));
-	settle();
+	kt_pair_open(&p, TLS13, cipher);
+	kt_pair_send(&p, T_HS, key_update, sizeof(key_update));
+	kt_settle(100);
 	KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), 0, &type),
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, T_HS);
@@ -435,7 +366,7 @@ static void poll_key_expired(void)
 	KT_ASSERT(pf.revents & POLLIN);
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT),
 			EKEYEXPIRED);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- 12: TCP's queue changes under a framed record ------------------- */
@@ -450,26 +381,26 @@ static void data_taken_underneath(void)
 	uint8_t pt[1000], rec[TR_MAX_REC], head[100], big[4096];
 	struct job plain = { 0 }, tls = { 0 };
 	pthread_t th;
-	struct pair p;
+	struct kt_pair p;
 	size_t n;
 
-	pair_raw(&p);
+	kt_pair_raw(&p);
 	plain.fd = p.rx;
 	plain.buf = head;
 	plain.len = sizeof(head);
 	job_start(&plain, &th);
 	wait_asleep(&plain);
 	usleep(100000);
-	pair_keys(&p, TLS12, 0);
+	kt_pair_keys(&p, TLS12, cipher, 0);
 
 	kt_fill_pattern(pt, sizeof(pt), 3);
-	n = seal(&p, T_DATA, pt, sizeof(pt), rec);
+	n = kt_pair_seal(&p, T_DATA, pt, sizeof(pt), rec);
 	KT_ASSERT_EQ(n, 1029);
 	kt_write_all(p.tx, rec, n);
 	job_finish(&plain, th, 3000);
 	KT_ASSERT_EQ(plain.ret, sizeof(head));
 	KT_ASSERT(!memcmp(head, rec, sizeof(head)));
-	settle();
+	kt_settle(100);
 
 	set_rcvtimeo(p.rx, 2000);
 	tls.fd = p.rx;
@@ -480,7 +411,7 @@ static void data_taken_underneath(void)
 	if (tls.ret != -1 || tls.err != EMSGSIZE)
 		KT_FAIL("recv returned %zd (%s), expected EMSGSIZE", tls.ret,
 			strerror(tls.err));
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /*
@@ -493,19 +424,19 @@ static void oobinline_turned_off(void)
 	uint8_t pt[1000], rec[TR_MAX_REC], big[4096];
 	struct job tls = { 0 };
 	int one = 1, zero = 0;
-	struct pair p;
+	struct kt_pair p;
 	pthread_t th;
 	size_t n;
 
-	pair_raw(&p);
+	kt_pair_raw(&p);
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_OOBINLINE, &one,
 				sizeof(one)));
-	pair_keys(&p, TLS12, 0);
+	kt_pair_keys(&p, TLS12, cipher, 0);
 	kt_fill_pattern(pt, sizeof(pt), 4);
-	n = seal(&p, T_DATA, pt, sizeof(pt), rec);
+	n = kt_pair_seal(&p, T_DATA, pt, sizeof(pt), rec);
 	kt_write_all(p.tx, rec, n - 1);
 	KT_ASSERT_EQ(send(p.tx, rec + n - 1, 1, MSG_OOB), 1);
-	settle();
+	kt_settle(100);
 	KT_ASSERT_OK(setsockopt(p.rx, SOL_SOCKET, SO_OOBINLINE, &zero,
 				sizeof(zero)));
 
@@ -525,7 +456,7 @@ static void oobinline_turned_off(void)
 	if (tls.ret != -1 || tls.err != EAGAIN)
 		KT_FAIL("second recv returned %zd (%s), expected EAGAIN",
 			tls.ret, strerror(tls.err));
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- 13: no control-record bytes beyond what recv() returned --------- */
@@ -535,14 +466,14 @@ static void marker_after_data(uint8_t ctl_type, const void *ctl,
 {
 	static uint8_t buf[16384];
 	uint8_t pt[100], type;
-	struct pair p;
+	struct kt_pair p;
 	size_t i;
 
-	pair_open(&p, TLS13);
+	kt_pair_open(&p, TLS13, cipher);
 	kt_fill_pattern(pt, sizeof(pt), 5);
-	send_rec(&p, T_DATA, pt, sizeof(pt));
-	send_rec(&p, ctl_type, ctl, ctl_len);
-	settle();
+	kt_pair_send(&p, T_DATA, pt, sizeof(pt));
+	kt_pair_send(&p, ctl_type, ctl, ctl_len);
+	kt_settle(100);
 	memset(buf, MARK, sizeof(buf));
 	KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), 0, &type),
 		     sizeof(pt));
@@ -556,7 +487,7 @@ static void marker_after_data(uint8_t ctl_type, const void *ctl,
 	KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), 0, &type), ctl_len);
 	KT_ASSERT_EQ(type, ctl_type);
 	KT_ASSERT(!memcmp(buf, ctl, ctl_len));
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* Every cipher: ktls peeks at the TLS 1.3 type with the bare cipher. */
@@ -581,28 +512,28 @@ static void no_control_bytes_after_data(void)
 static void last_seq_refused(void)
 {
 	uint8_t buf[64];
-	struct pair p;
+	struct kt_pair p;
 
 	ktls_only("the last sequence number refused (upstream 6.13)");
-	pair_raw(&p);
-	pair_keys(&p, TLS12, UINT64_MAX - 1);
-	send_rec(&p, T_DATA, "first", 5);
-	send_rec(&p, T_DATA, "last", 4);
-	settle();
+	kt_pair_raw(&p);
+	kt_pair_keys(&p, TLS12, cipher, UINT64_MAX - 1);
+	kt_pair_send(&p, T_DATA, "first", 5);
+	kt_pair_send(&p, T_DATA, "last", 4);
+	kt_settle(100);
 	set_rcvtimeo(p.rx, 2000);
 	KT_ASSERT_EQ(recv(p.rx, buf, sizeof(buf), 0), 5);
 	KT_ASSERT(!memcmp(buf, "first", 5));
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), 0), EBADMSG);
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), 0), EBADMSG);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- zero-length records on every read path -------------------------- */
 
-static void send_empties(struct pair *p, int n)
+static void send_empties(struct kt_pair *p, int n)
 {
 	while (n--)
-		send_rec(p, T_DATA, "", 0);
+		kt_pair_send(p, T_DATA, "", 0);
 }
 
 /* recvmsg and peek: empty data records are skipped to the payload. */
@@ -610,24 +541,24 @@ static void empty_then_data(void)
 {
 	uint16_t v[] = { TLS12, TLS13 };
 	uint8_t buf[64], type;
-	struct pair p;
+	struct kt_pair p;
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		pair_open(&p, v[i]);
+		kt_pair_open(&p, v[i], cipher);
 		set_rcvtimeo(p.rx, 2000);
 		send_empties(&p, 3);
-		send_rec(&p, T_DATA, "abc", 3);
+		kt_pair_send(&p, T_DATA, "abc", 3);
 		send_empties(&p, 1);
-		send_rec(&p, T_DATA, "defg", 4);
-		settle();
+		kt_pair_send(&p, T_DATA, "defg", 4);
+		kt_settle(100);
 		KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), MSG_PEEK,
 					  &type), 7);
 		KT_ASSERT(type == T_DATA && !memcmp(buf, "abcdefg", 7));
 		KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), 0, &type),
 			     7);
 		KT_ASSERT(type == T_DATA && !memcmp(buf, "abcdefg", 7));
-		pair_close(&p);
+		kt_pair_close(&p);
 	}
 }
 
@@ -635,19 +566,19 @@ static void empty_then_data(void)
 static void empty_run_eagain(void)
 {
 	uint8_t buf[64];
-	struct pair p;
+	struct kt_pair p;
 
-	pair_open(&p, TLS13);
+	kt_pair_open(&p, TLS13, cipher);
 	send_empties(&p, 3);
-	settle();
+	kt_settle(100);
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK),
 			EAGAIN);
 	KT_ASSERT_ERRNO(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
-	send_rec(&p, T_DATA, "x", 1);
-	settle();
+	kt_pair_send(&p, T_DATA, "x", 1);
+	kt_settle(100);
 	KT_ASSERT_EQ(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT), 1);
 	KT_ASSERT_EQ(buf[0], 'x');
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* A control record behind a run of empties reads as if it came first. */
@@ -656,22 +587,22 @@ static void empty_then_control(void)
 	static const uint8_t alert[] = { 1, 0 };
 	uint8_t buf[64], type;
 	int flags[] = { MSG_PEEK, 0 };
-	struct pair p;
+	struct kt_pair p;
 	int i;
 
 	ktls_only("empty records skipped on every path (upstream net/tls)");
-	pair_open(&p, TLS12);
+	kt_pair_open(&p, TLS12, cipher);
 	set_rcvtimeo(p.rx, 2000);
 	send_empties(&p, 2);
-	send_rec(&p, T_ALERT, alert, sizeof(alert));
-	settle();
+	kt_pair_send(&p, T_ALERT, alert, sizeof(alert));
+	kt_settle(100);
 	for (i = 0; i < 2; i++) {
 		KT_ASSERT_EQ(kt_recv_type(p.rx, buf, sizeof(buf), flags[i],
 					  &type), sizeof(alert));
 		KT_ASSERT_EQ(type, T_ALERT);
 		KT_ASSERT(!memcmp(buf, alert, sizeof(alert)));
 	}
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* splice: empties skipped; EAGAIN after a run; EINVAL for control. */
@@ -679,26 +610,26 @@ static void empty_splice(void)
 {
 	static const uint8_t alert[] = { 1, 0 };
 	uint8_t buf[64];
-	struct pair p;
+	struct kt_pair p;
 	int pp[2];
 
 	ktls_only("empty records skipped on every path (upstream net/tls)");
 	KT_ASSERT_OK(pipe(pp));
-	pair_open(&p, TLS13);
+	kt_pair_open(&p, TLS13, cipher);
 	set_rcvtimeo(p.rx, 2000);
 	send_empties(&p, 3);
-	send_rec(&p, T_DATA, "hello", 5);
+	kt_pair_send(&p, T_DATA, "hello", 5);
 	send_empties(&p, 2);
-	settle();
+	kt_settle(100);
 	KT_ASSERT_EQ(splice(p.rx, NULL, pp[1], NULL, 100, 0), 5);
 	KT_ASSERT_EQ(read(pp[0], buf, sizeof(buf)), 5);
 	KT_ASSERT(!memcmp(buf, "hello", 5));
 	KT_ASSERT_ERRNO(splice(p.rx, NULL, pp[1], NULL, 100,
 			       SPLICE_F_NONBLOCK), EAGAIN);
-	send_rec(&p, T_ALERT, alert, sizeof(alert));
-	settle();
+	kt_pair_send(&p, T_ALERT, alert, sizeof(alert));
+	kt_settle(100);
 	KT_ASSERT_ERRNO(splice(p.rx, NULL, pp[1], NULL, 100, 0), EINVAL);
-	pair_close(&p);
+	kt_pair_close(&p);
 }
 
 /* --- 11: a layer stacked above data_ready outlives close() ----------- */
@@ -729,7 +660,7 @@ static void stacked_data_ready_after_close(void)
 {
 	uint8_t buf[16];
 	char fd[16];
-	struct pair p;
+	struct kt_pair p;
 	int rc;
 
 	/* In-tree's tls_data_ready() dereferences its context unchecked. */
@@ -737,11 +668,11 @@ static void stacked_data_ready_after_close(void)
 	rc = kt_module_load(STACK_KO, NULL);
 	if (rc && rc != -EEXIST)
 		KT_FAIL("cannot load %s: %s", STACK_KO, strerror(-rc));
-	pair_open(&p, TLS12);
+	kt_pair_open(&p, TLS12, cipher);
 	snprintf(fd, sizeof(fd), "%d", p.rx);
 	KT_ASSERT_EQ(stack_write("hook", fd), 0);
-	send_rec(&p, T_DATA, "live", 4);
-	settle();
+	kt_pair_send(&p, T_DATA, "live", 4);
+	kt_settle(100);
 	KT_ASSERT_EQ(stack_write("fire", "1"), 0);
 	KT_ASSERT_EQ(recv(p.rx, buf, sizeof(buf), MSG_DONTWAIT), 4);
 	KT_ASSERT(!memcmp(buf, "live", 4));

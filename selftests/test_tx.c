@@ -20,89 +20,19 @@
 #include <time.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
 #define V12	TLS_1_2_VERSION
 #define V13	TLS_1_3_VERSION
 
-/* A sender with TLS_TX and a raw peer with the matching keys. */
-struct pair {
-	int tx, peer;
-	struct tr_keys k;
-	union kt_crypto_info ci;
-	size_t ci_len;
-};
-
-static void pair_open(struct pair *p, int family, uint16_t version,
+static void pair_open(struct kt_tx_pair *p, int family, uint16_t version,
 		      uint16_t cipher, const union kt_crypto_info *ci)
 {
 	kt_need_ktls();
 	kt_tcp_pair(family, &p->tx, &p->peer);
-	if (ci) {
-		p->ci = *ci;
-		p->ci_len = kt_cipher(cipher)->info_size;
-	} else {
-		p->ci_len = kt_fill_info(&p->ci, version, cipher, 7);
-	}
-	tr_keys_from_info(&p->k, &p->ci);
-	KT_ASSERT_OK(kt_attach(p->tx));
-	KT_ASSERT_OK(setsockopt(p->tx, SOL_TLS, TLS_TX, &p->ci, p->ci_len));
-}
-
-static void pair_close(struct pair *p)
-{
-	close(p->tx);
-	close(p->peer);
-}
-
-/* Read one whole record's raw bytes; returns its length. */
-static size_t read_raw(int fd, uint8_t *buf)
-{
-	size_t len;
-
-	kt_read_all(fd, buf, TR_HDR);
-	len = (size_t)buf[3] << 8 | buf[4];
-	KT_ASSERT(len <= TR_MAX_REC - TR_HDR);
-	kt_read_all(fd, buf + TR_HDR, len);
-	return TR_HDR + len;
-}
-
-/* Read, authenticate and decrypt one record. */
-static size_t read_rec(struct pair *p, uint8_t *type, uint8_t *pt)
-{
-	static uint8_t raw[TR_MAX_REC];
-	size_t n = read_raw(p->peer, raw), ptlen;
-	ssize_t r = tr_open(&p->k, raw, n, type, pt, &ptlen);
-
-	if (r != (ssize_t)n)
-		KT_FAIL("record %llu: %s",
-			(unsigned long long)p->k.seq, tr_error());
-	return ptlen;
-}
-
-/* Expect records of one type whose plaintexts concatenate to want. */
-static size_t expect_data(struct pair *p, uint8_t want_type,
-			  const uint8_t *want, size_t len)
-{
-	static uint8_t pt[TR_MAX_PT + 256];
-	size_t got = 0, recs = 0;
-
-	while (got < len) {
-		uint8_t type;
-		size_t n = read_rec(p, &type, pt);
-
-		KT_ASSERT_EQ(type, want_type);
-		KT_ASSERT(n <= TR_MAX_PT);
-		KT_ASSERT(n > 0);
-		KT_ASSERT(got + n <= len);
-		if (memcmp(pt, want + got, n))
-			KT_FAIL("plaintext differs in record at offset %zu",
-				got);
-		got += n;
-		recs++;
-	}
-	return recs;
+	kt_tx_pair_keys(p, version, cipher, ci);
 }
 
 /* Nothing more may arrive at the peer (within a short wait). */
@@ -111,15 +41,6 @@ static void expect_quiet(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	KT_ASSERT_EQ(poll(&pfd, 1, 200), 0);
-}
-
-static uint8_t *pattern(size_t n, unsigned int seed)
-{
-	uint8_t *b = malloc(n ? n : 1);
-
-	KT_ASSERT(b);
-	kt_fill_pattern(b, n, seed);
-	return b;
 }
 
 /* Every cipher x version, sizes around the record limit. */
@@ -132,21 +53,21 @@ static void test_ciphers_sizes(void)
 
 	for (v = 0; v < 2; v++) {
 		for (c = 0; c < kt_n_ciphers; c++) {
-			struct pair p;
+			struct kt_tx_pair p;
 
 			pair_open(&p, AF_INET, v ? V13 : V12,
 				  kt_ciphers[c].type, NULL);
 			for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 				size_t n = sizes[i];
-				uint8_t *b = pattern(n, (unsigned int)(i + c));
+				uint8_t *b = kt_pattern(n, (unsigned int)(i + c));
 
 				KT_ASSERT_EQ(send(p.tx, b, n, 0), n);
-				KT_ASSERT_EQ(expect_data(&p, 23, b, n),
+				KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, n),
 					     (n + TR_MAX_PT - 1) / TR_MAX_PT);
 				free(b);
 			}
 			expect_quiet(p.peer);
-			pair_close(&p);
+			kt_tx_pair_close(&p);
 		}
 	}
 }
@@ -154,11 +75,11 @@ static void test_ciphers_sizes(void)
 /* Every size 0..64 KiB in steps, one cipher per version. */
 static void test_size_sweep(void)
 {
-	uint8_t *b = pattern(65536, 3);
+	uint8_t *b = kt_pattern(65536, 3);
 	int v;
 
 	for (v = 0; v < 2; v++) {
-		struct pair p;
+		struct kt_tx_pair p;
 		size_t n;
 
 		pair_open(&p, AF_INET, v ? V13 : V12, TLS_CIPHER_AES_GCM_128,
@@ -168,12 +89,12 @@ static void test_size_sweep(void)
 		for (n = 0; n <= 65536; n += n < 64 ? 1 : 4093) {
 			KT_ASSERT_EQ(send(p.tx, b, n, 0), n);
 			if (n)
-				expect_data(&p, 23, b, n);
+				kt_tx_pair_expect(&p, 23, b, n);
 		}
 		KT_ASSERT_EQ(send(p.tx, b, 65536, 0), 65536);
-		KT_ASSERT_EQ(expect_data(&p, 23, b, 65536), 4);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 65536), 4);
 		expect_quiet(p.peer);
-		pair_close(&p);
+		kt_tx_pair_close(&p);
 	}
 	free(b);
 }
@@ -191,7 +112,7 @@ static void test_known_answer(void)
 			const struct kt_cipher *kc = &kt_ciphers[c];
 			unsigned char *iv, *seq;
 			struct tr_keys k;
-			struct pair p;
+			struct kt_tx_pair p;
 
 			kt_fill_info(&ci, v ? V13 : V12, kc->type, 11);
 			iv = ci.raw + sizeof(ci.info);
@@ -216,13 +137,13 @@ static void test_known_answer(void)
 					wn = tr_seal(&k, 23, msg, n, want);
 				}
 				KT_ASSERT(wn);
-				got = read_raw(p.peer, raw);
+				got = kt_read_raw(p.peer, raw);
 				KT_ASSERT_EQ(got, wn);
 				if (memcmp(raw, want, wn))
 					KT_FAIL("%s v%x record %zu differs",
 						kc->name, ci.info.version, i);
 			}
-			pair_close(&p);
+			kt_tx_pair_close(&p);
 		}
 	}
 }
@@ -235,28 +156,28 @@ static void test_record_types(void)
 	size_t i;
 
 	for (v = 0; v < 2; v++) {
-		uint8_t *b = pattern(40000, 5);
-		struct pair p;
+		uint8_t *b = kt_pattern(40000, 5);
+		struct kt_tx_pair p;
 
 		pair_open(&p, AF_INET, v ? V13 : V12,
 			  TLS_CIPHER_CHACHA20_POLY1305, NULL);
 		for (i = 0; i < sizeof(types); i++) {
 			KT_ASSERT_EQ(kt_send_type(p.tx, types[i], b, 2, 0), 2);
-			KT_ASSERT_EQ(expect_data(&p, types[i], b, 2), 1);
+			KT_ASSERT_EQ(kt_tx_pair_expect(&p, types[i], b, 2), 1);
 		}
 		KT_ASSERT_EQ(kt_send_type(p.tx, 22, b, 40000, 0), 40000);
-		KT_ASSERT_EQ(expect_data(&p, 22, b, 40000), 3);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 22, b, 40000), 3);
 
 		/* An open data record goes out before the typed one. */
 		KT_ASSERT_EQ(send(p.tx, b, 10, MSG_MORE), 10);
 		KT_ASSERT_EQ(kt_send_type(p.tx, 21, b + 10, 2, 0), 2);
-		KT_ASSERT_EQ(expect_data(&p, 23, b, 10), 1);
-		KT_ASSERT_EQ(expect_data(&p, 21, b + 10, 2), 1);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 10), 1);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 21, b + 10, 2), 1);
 		/* ... and data after it is data again. */
 		KT_ASSERT_EQ(send(p.tx, b, 5, 0), 5);
-		KT_ASSERT_EQ(expect_data(&p, 23, b, 5), 1);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 5), 1);
 		expect_quiet(p.peer);
-		pair_close(&p);
+		kt_tx_pair_close(&p);
 		free(b);
 	}
 }
@@ -264,8 +185,8 @@ static void test_record_types(void)
 /* Several MSG_MORE sends make one record; MSG_EOR closes it. */
 static void test_msg_more_eor(void)
 {
-	uint8_t *b = pattern(20000, 9);
-	struct pair p;
+	uint8_t *b = kt_pattern(20000, 9);
+	struct kt_tx_pair p;
 	int i;
 
 	pair_open(&p, AF_INET, V12, TLS_CIPHER_AES_GCM_256, NULL);
@@ -273,25 +194,25 @@ static void test_msg_more_eor(void)
 		KT_ASSERT_EQ(send(p.tx, b + i * 100, 100, MSG_MORE), 100);
 	expect_quiet(p.peer);
 	KT_ASSERT_EQ(send(p.tx, b + 1000, 1, 0), 1);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 1001), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 1001), 1);
 
 	KT_ASSERT_EQ(send(p.tx, b, 7, MSG_MORE), 7);
 	KT_ASSERT_EQ(send(p.tx, b + 7, 9, MSG_EOR), 9);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 16), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 16), 1);
 
 	/* A zero-length send without MSG_MORE closes an open record. */
 	KT_ASSERT_EQ(send(p.tx, b, 30, MSG_MORE), 30);
 	KT_ASSERT_EQ(send(p.tx, b, 0, 0), 0);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 30), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 30), 1);
 
 	/* MSG_MORE past 16 KiB: full records go, the rest stays open. */
 	KT_ASSERT_EQ(send(p.tx, b, 20000, MSG_MORE), 20000);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 16384), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 16384), 1);
 	expect_quiet(p.peer);
 	KT_ASSERT_EQ(send(p.tx, b, 0, MSG_EOR), 0);
-	KT_ASSERT_EQ(expect_data(&p, 23, b + 16384, 20000 - 16384), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b + 16384, 20000 - 16384), 1);
 	expect_quiet(p.peer);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	free(b);
 }
 
@@ -304,7 +225,7 @@ static void test_einval(void)
 		.msg_control = ctl, .msg_controllen = sizeof(ctl),
 	};
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	struct pair p;
+	struct kt_tx_pair p;
 
 	pair_open(&p, AF_INET, V13, TLS_CIPHER_AES_GCM_128, NULL);
 	KT_ASSERT_ERRNO(send(p.tx, "abc", 3, MSG_EOR | MSG_MORE), EINVAL);
@@ -329,13 +250,13 @@ static void test_einval(void)
 	/* None of that sent anything: the stream starts at seq 0. */
 	expect_quiet(p.peer);
 	KT_ASSERT_EQ(send(p.tx, "xyz", 3, 0), 3);
-	KT_ASSERT_EQ(expect_data(&p, 23, (const uint8_t *)"xyz", 3), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, (const uint8_t *)"xyz", 3), 1);
 	KT_ASSERT_EQ(p.k.seq, 1);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 }
 
 /* Drain records in a child so a blocking sender can proceed. */
-static pid_t reader_child(struct pair *p, const uint8_t *want, size_t len,
+static pid_t reader_child(struct kt_tx_pair *p, const uint8_t *want, size_t len,
 			  int slow_us)
 {
 	pid_t pid = fork();
@@ -348,7 +269,7 @@ static pid_t reader_child(struct pair *p, const uint8_t *want, size_t len,
 		close(p->tx);
 		while (got < len) {
 			uint8_t type;
-			size_t n = read_rec(p, &type, pt);
+			size_t n = kt_tx_pair_read(p, &type, pt);
 
 			KT_ASSERT_EQ(type, 23);
 			KT_ASSERT(got + n <= len);
@@ -377,10 +298,10 @@ static void wait_child_ok(pid_t pid)
 static void sendfile_one(uint16_t version, uint16_t cipher, size_t len,
 			 off_t start, int slow_us)
 {
-	uint8_t *b = pattern(len, 21);
+	uint8_t *b = kt_pattern(len, 21);
 	char path[] = "/tmp/ktls-tx-XXXXXX";
 	off_t off = start;
-	struct pair p;
+	struct kt_tx_pair p;
 	pid_t pid;
 	int fd;
 
@@ -451,8 +372,8 @@ static void test_page_pool(void)
 	unsigned int keep, i, t;
 	size_t len = 3 << 20, off, n;
 	long held;
-	uint8_t *b = pattern(len, 22);
-	struct pair p;
+	uint8_t *b = kt_pattern(len, 22);
+	struct kt_tx_pair p;
 	pid_t pid;
 
 	kt_need_ktls();
@@ -491,9 +412,9 @@ static void test_page_pool(void)
 static void test_splice(void)
 {
 	const size_t len = 1 << 20;
-	uint8_t *b = pattern(len, 22);
+	uint8_t *b = kt_pattern(len, 22);
 	size_t done = 0;
-	struct pair p;
+	struct kt_tx_pair p;
 	pid_t rd, wr;
 	int pfd[2];
 
@@ -549,11 +470,11 @@ static void test_concurrent(void)
 {
 	static uint8_t pt[TR_MAX_PT + 256];
 	const size_t len = 1000 * 1000;
-	uint8_t *b0 = pattern(len, 30), *b1 = pattern(len, 31);
+	uint8_t *b0 = kt_pattern(len, 30), *b1 = kt_pattern(len, 31);
 	struct sender_arg a0, a1;
 	size_t got0 = 0, got1 = 0;
 	pthread_t t0, t1;
-	struct pair p;
+	struct kt_tx_pair p;
 
 	pair_open(&p, AF_INET, V13, TLS_CIPHER_AES_GCM_128, NULL);
 	a0 = (struct sender_arg){ p.tx, b0, len };
@@ -562,7 +483,7 @@ static void test_concurrent(void)
 	KT_ASSERT_EQ(pthread_create(&t1, NULL, sender_thread, &a1), 0);
 	while (got0 < len || got1 < len) {
 		uint8_t type;
-		size_t n = read_rec(&p, &type, pt);
+		size_t n = kt_tx_pair_read(&p, &type, pt);
 
 		KT_ASSERT_EQ(type, 23);
 		KT_ASSERT_EQ(n, 1000);
@@ -577,7 +498,7 @@ static void test_concurrent(void)
 	pthread_join(t0, NULL);
 	pthread_join(t1, NULL);
 	expect_quiet(p.peer);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	free(b0);
 	free(b1);
 }
@@ -586,10 +507,10 @@ static void test_concurrent(void)
 static void test_nonblock(void)
 {
 	const size_t len = 2 << 20;
-	uint8_t *b = pattern(len, 23);
+	uint8_t *b = kt_pattern(len, 23);
 	size_t off = 0, eagain = 0, partial = 0;
 	int small = 16384;
-	struct pair p;
+	struct kt_tx_pair p;
 	pid_t pid;
 
 	pair_open(&p, AF_INET, V12, TLS_CIPHER_CHACHA20_POLY1305, NULL);
@@ -628,7 +549,7 @@ static void test_nonblock(void)
  * SYN on: its window stays small, so TCP builds small segments and can
  * take a record only in part.
  */
-static void small_window_pair(struct pair *p, uint16_t version,
+static void small_window_pair(struct kt_tx_pair *p, uint16_t version,
 			      uint16_t cipher)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -665,9 +586,9 @@ static void small_window_pair(struct pair *p, uint16_t version,
 static void test_pending_push(void)
 {
 	const size_t len = 4 << 20;
-	uint8_t *b = pattern(len, 27);
+	uint8_t *b = kt_pattern(len, 27);
 	size_t off = 0, recs = 0;
-	struct pair p;
+	struct kt_tx_pair p;
 
 	small_window_pair(&p, V13, TLS_CIPHER_AES_GCM_128);
 	for (;;) {
@@ -682,10 +603,10 @@ static void test_pending_push(void)
 	}
 	KT_ASSERT(off > 0);
 	/* The sender is idle from here on; the peer must get it all. */
-	recs = expect_data(&p, 23, b, off);
+	recs = kt_tx_pair_expect(&p, 23, b, off);
 	kt_diag("%zu bytes in %zu records", off, recs);
 	expect_quiet(p.peer);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	free(b);
 }
 
@@ -696,13 +617,13 @@ static void test_pending_push(void)
 static void test_close_stalled(void)
 {
 	const size_t len = 4 << 20;
-	uint8_t *b = pattern(len, 28);
+	uint8_t *b = kt_pattern(len, 28);
 	int how;
 
 	for (how = 0; how < 2; how++) {
 		struct timespec t0, t1;
 		size_t off = 0;
-		struct pair p;
+		struct kt_tx_pair p;
 		uint8_t c;
 
 		small_window_pair(&p, how ? V12 : V13, TLS_CIPHER_AES_GCM_256);
@@ -723,38 +644,13 @@ static void test_close_stalled(void)
 			close(p.tx);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		KT_ASSERT(t1.tv_sec - t0.tv_sec < 3);
-		expect_data(&p, 23, b, off);
+		kt_tx_pair_expect(&p, 23, b, off);
 		KT_ASSERT_EQ(read(p.peer, &c, 1), 0);
 		if (how)
 			close(p.tx);
 		close(p.peer);
 	}
 	free(b);
-}
-
-/* Tasks whose kernel stack shows fn (a worker stuck in it). */
-static int tasks_in(const char *fn)
-{
-	char path[300], line[256];
-	struct dirent *d;
-	int hits = 0;
-	DIR *dir = opendir("/proc");
-	FILE *f;
-
-	KT_ASSERT(dir);
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] < '0' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stack", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			hits += !!strstr(line, fn);
-		fclose(f);
-	}
-	closedir(dir);
-	return hits;
 }
 
 /*
@@ -766,9 +662,9 @@ static int tasks_in(const char *fn)
 static void test_trim_blocked_sender(void)
 {
 	const size_t len = 1 << 20;
-	uint8_t *b = pattern(len, 29);
+	uint8_t *b = kt_pattern(len, 29);
 	FILE *f = fopen("/proc/self/stack", "r");
-	struct pair p;
+	struct kt_tx_pair p;
 	pid_t pid;
 
 	KT_ASSERT(f);	/* CONFIG_STACKTRACE: the check below needs it */
@@ -784,15 +680,15 @@ static void test_trim_blocked_sender(void)
 	}
 	/* The trim runs 1 s after the last page taken, then every second. */
 	sleep(3 * kt_time_scale());
-	if (tasks_in("ktls_tx_trim")) {
+	if (kt_tasks_in("ktls_tx_trim")) {
 		usleep(200 * 1000);
-		if (tasks_in("ktls_tx_trim"))
+		if (kt_tasks_in("ktls_tx_trim"))
 			KT_FAIL("a worker is stuck in ktls_tx_trim");
 	}
 	KT_ASSERT(pool_pages() > 0);
-	expect_data(&p, 23, b, len);
+	kt_tx_pair_expect(&p, 23, b, len);
 	wait_child_ok(pid);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	KT_ASSERT_EQ(pool_pages(), 0);
 	free(b);
 }
@@ -802,9 +698,9 @@ static void test_sndtimeo(void)
 {
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
 	const size_t len = 8 << 20;
-	uint8_t *b = pattern(len, 24);
+	uint8_t *b = kt_pattern(len, 24);
 	struct timespec t0, t1;
-	struct pair p;
+	struct kt_tx_pair p;
 	ssize_t n;
 
 	pair_open(&p, AF_INET, V12, TLS_CIPHER_AES_GCM_128, NULL);
@@ -820,19 +716,19 @@ static void test_sndtimeo(void)
 	KT_ASSERT(n < 0 ? errno == EAGAIN : (size_t)n < len);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	KT_ASSERT(t0.tv_sec - t1.tv_sec < 30);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	free(b);
 }
 
 /* close() and shutdown() deliver an open MSG_MORE record. */
 static void test_close_flush(void)
 {
-	uint8_t *b = pattern(5000, 25);
+	uint8_t *b = kt_pattern(5000, 25);
 	uint8_t c;
 	int how;
 
 	for (how = 0; how < 2; how++) {
-		struct pair p;
+		struct kt_tx_pair p;
 
 		pair_open(&p, AF_INET, how ? V13 : V12,
 			  TLS_CIPHER_AES_CCM_128, NULL);
@@ -843,7 +739,7 @@ static void test_close_flush(void)
 		} else {
 			close(p.tx);
 		}
-		KT_ASSERT_EQ(expect_data(&p, 23, b, 5000), 1);
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 5000), 1);
 		KT_ASSERT_EQ(read(p.peer, &c, 1), 0);
 		if (how)
 			close(p.tx);
@@ -862,7 +758,7 @@ static void on_sigpipe(int sig)
 
 static void test_epipe(void)
 {
-	struct pair p;
+	struct kt_tx_pair p;
 
 	pair_open(&p, AF_INET, V12, TLS_CIPHER_AES_GCM_128, NULL);
 	KT_ASSERT_OK(shutdown(p.tx, SHUT_WR));
@@ -871,7 +767,7 @@ static void test_epipe(void)
 	signal(SIGPIPE, on_sigpipe);
 	KT_ASSERT_ERRNO(send(p.tx, "a", 1, 0), EPIPE);
 	KT_ASSERT_EQ(got_sigpipe, 1);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 }
 
 static void get_tx(int fd, union kt_crypto_info *ci, size_t len)
@@ -892,7 +788,7 @@ static void test_getsockopt_seq(void)
 		const struct kt_cipher *kc = &kt_ciphers[c];
 		union kt_crypto_info ci;
 		unsigned char *iv, *seq, want_iv[12];
-		struct pair p;
+		struct kt_tx_pair p;
 		int i;
 
 		pair_open(&p, AF_INET, V12, kc->type, NULL);
@@ -911,9 +807,9 @@ static void test_getsockopt_seq(void)
 		KT_ASSERT(!memcmp(iv + kc->iv,
 				  p.ci.raw + sizeof(ci.info) + kc->iv,
 				  kc->key));
-		KT_ASSERT_EQ(expect_data(&p, 23, (const uint8_t *)
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, (const uint8_t *)
 					 "abcdabcdabcd", 12), 3);
-		pair_close(&p);
+		kt_tx_pair_close(&p);
 	}
 }
 
@@ -928,7 +824,7 @@ static void test_seq_wrap(void)
 	for (v = 0; v < 2; v++) {
 		const struct kt_cipher *kc = kt_cipher(TLS_CIPHER_AES_GCM_128);
 		union kt_crypto_info ci;
-		struct pair p;
+		struct kt_tx_pair p;
 		int err;
 		socklen_t l = sizeof(err);
 
@@ -940,27 +836,27 @@ static void test_seq_wrap(void)
 		pair_open(&p, AF_INET, ci.info.version, kc->type, &ci);
 		KT_ASSERT_EQ(p.k.seq, UINT64_MAX - 1);
 		KT_ASSERT_EQ(send(p.tx, "last", 4, 0), 4);
-		KT_ASSERT_EQ(expect_data(&p, 23, (const uint8_t *)"last", 4),
+		KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, (const uint8_t *)"last", 4),
 			     1);
 		KT_ASSERT_ERRNO(send(p.tx, "more", 4, 0), EBADMSG);
 		KT_ASSERT_OK(getsockopt(p.tx, SOL_SOCKET, SO_ERROR, &err, &l));
 		KT_ASSERT_EQ(err, EBADMSG);
 		expect_quiet(p.peer);
-		pair_close(&p);
+		kt_tx_pair_close(&p);
 	}
 }
 
 static void test_ipv6(void)
 {
-	uint8_t *b = pattern(30000, 26);
-	struct pair p;
+	uint8_t *b = kt_pattern(30000, 26);
+	struct kt_tx_pair p;
 
 	pair_open(&p, AF_INET6, V13, TLS_CIPHER_CHACHA20_POLY1305, NULL);
 	KT_ASSERT_EQ(send(p.tx, b, 30000, 0), 30000);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 30000), 2);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 30000), 2);
 	KT_ASSERT_EQ(send(p.tx, b, 10, MSG_MORE), 10);
 	close(p.tx);
-	KT_ASSERT_EQ(expect_data(&p, 23, b, 10), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 10), 1);
 	close(p.peer);
 	free(b);
 }
@@ -968,9 +864,9 @@ static void test_ipv6(void)
 /* After sockets with pending TX state close, the module unloads. */
 static void test_rmmod(void)
 {
-	uint8_t *b = pattern(1 << 20, 29);
+	uint8_t *b = kt_pattern(1 << 20, 29);
 	size_t off = 0;
-	struct pair p;
+	struct kt_tx_pair p;
 	uint8_t c;
 
 	small_window_pair(&p, V12, TLS_CIPHER_AES_GCM_128);
@@ -983,7 +879,7 @@ static void test_rmmod(void)
 	}
 	KT_ASSERT(off > 0);
 	close(p.tx);
-	expect_data(&p, 23, b, off);
+	kt_tx_pair_expect(&p, 23, b, off);
 	KT_ASSERT_EQ(read(p.peer, &c, 1), 0);
 	close(p.peer);
 	KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
@@ -1004,10 +900,10 @@ static void test_user_pages(void)
 	long pg = sysconf(_SC_PAGESIZE);
 	struct iovec iov[6];
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 6 };
-	uint8_t *b = pattern(60000, 11), *want = pattern(60000, 11);
+	uint8_t *b = kt_pattern(60000, 11), *want = kt_pattern(60000, 11);
 	uint8_t *map;
 	size_t off = 0, i;
-	struct pair p;
+	struct kt_tx_pair p;
 	ssize_t n;
 
 	pair_open(&p, AF_INET, V13, TLS_CIPHER_AES_GCM_256, NULL);
@@ -1019,7 +915,7 @@ static void test_user_pages(void)
 	}
 	KT_ASSERT_EQ(sendmsg(p.tx, &msg, 0), off);
 	memset(b, 0xee, 60000);
-	expect_data(&p, 23, want, off);
+	kt_tx_pair_expect(&p, 23, want, off);
 
 	/* Two readable pages, then one that faults. */
 	map = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
@@ -1030,13 +926,13 @@ static void test_user_pages(void)
 	KT_ASSERT_OK(mprotect(map + 2 * pg, pg, PROT_NONE));
 	n = send(p.tx, map + 100, 3 * pg - 100, 0);
 	KT_ASSERT_EQ(n, 2 * pg - 100);
-	expect_data(&p, 23, want + 100, n);
+	kt_tx_pair_expect(&p, 23, want + 100, n);
 	expect_quiet(p.peer);
 	/* The stream goes on after the fault. */
 	KT_ASSERT_EQ(send(p.tx, want, 5000, 0), 5000);
-	expect_data(&p, 23, want, 5000);
+	kt_tx_pair_expect(&p, 23, want, 5000);
 	munmap(map, 3 * pg);
-	pair_close(&p);
+	kt_tx_pair_close(&p);
 	free(b);
 	free(want);
 }

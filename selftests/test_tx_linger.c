@@ -14,28 +14,8 @@
 
 static void tx_pair(int *tx, int *peer, int small)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l, sz = 4096;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(l >= 0);
-	if (small)
-		KT_ASSERT_OK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &sz,
-					sizeof(sz)));
-	KT_ASSERT_OK(bind(l, (struct sockaddr *)&a, alen));
-	KT_ASSERT_OK(listen(l, 1));
-	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&a, &alen));
-	*tx = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(*tx >= 0);
-	if (small)
-		KT_ASSERT_OK(setsockopt(*tx, SOL_SOCKET, SO_SNDBUF, &sz,
-					sizeof(sz)));
-	KT_ASSERT_OK(connect(*tx, (struct sockaddr *)&a, alen));
-	*peer = accept(l, NULL, NULL);
-	KT_ASSERT(*peer >= 0);
-	close(l);
+	kt_tcp_pair_bufs(AF_INET, tx, peer, small ? 4096 : 0,
+			 small ? 4096 : 0);
 	kt_install(*tx, TLS_TX, TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_128, 5);
 }
 

@@ -20,110 +20,30 @@
 #include <time.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
 #define V12	TLS_1_2_VERSION
 #define V13	TLS_1_3_VERSION
 
-/* A sender with TLS_TX and a raw peer with the matching keys. */
-struct pair {
-	int tx, peer;
-	struct tr_keys k;
-	union kt_crypto_info ci;
-	size_t ci_len;
-};
-
-static void pair_keys(struct pair *p, uint16_t version, uint16_t cipher)
-{
-	p->ci_len = kt_fill_info(&p->ci, version, cipher, 7);
-	tr_keys_from_info(&p->k, &p->ci);
-	KT_ASSERT_OK(kt_attach(p->tx));
-	KT_ASSERT_OK(setsockopt(p->tx, SOL_TLS, TLS_TX, &p->ci, p->ci_len));
-}
-
-static void pair_open(struct pair *p, uint16_t version, uint16_t cipher)
+static void pair_open(struct kt_tx_pair *p, uint16_t version, uint16_t cipher)
 {
 	kt_need_ktls();
 	kt_tcp_pair(AF_INET, &p->tx, &p->peer);
-	pair_keys(p, version, cipher);
+	kt_tx_pair_keys(p, version, cipher, NULL);
 }
 
 /*
  * The peer's receive buffer (and the sender's send buffer) are small from
  * the SYN on: the window stays small and the sender blocks early.
  */
-static void small_window_pair(struct pair *p, uint16_t version,
+static void small_window_pair(struct kt_tx_pair *p, uint16_t version,
 			      uint16_t cipher)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l, small = 4096;
-
 	kt_need_ktls();
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(l >= 0);
-	KT_ASSERT_OK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small,
-				sizeof(small)));
-	KT_ASSERT_OK(bind(l, (struct sockaddr *)&a, alen));
-	KT_ASSERT_OK(listen(l, 1));
-	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&a, &alen));
-	p->tx = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(p->tx >= 0);
-	KT_ASSERT_OK(setsockopt(p->tx, SOL_SOCKET, SO_SNDBUF, &small,
-				sizeof(small)));
-	KT_ASSERT_OK(connect(p->tx, (struct sockaddr *)&a, alen));
-	p->peer = accept(l, NULL, NULL);
-	KT_ASSERT(p->peer >= 0);
-	close(l);
-	pair_keys(p, version, cipher);
-}
-
-/* Read one whole record's raw bytes; returns its length. */
-static size_t read_raw(int fd, uint8_t *buf)
-{
-	size_t len;
-
-	kt_read_all(fd, buf, TR_HDR);
-	len = (size_t)buf[3] << 8 | buf[4];
-	KT_ASSERT(len <= TR_MAX_REC - TR_HDR);
-	kt_read_all(fd, buf + TR_HDR, len);
-	return TR_HDR + len;
-}
-
-/* Read, authenticate and decrypt one record. */
-static size_t read_rec(struct pair *p, uint8_t *type, uint8_t *pt)
-{
-	static uint8_t raw[TR_MAX_REC];
-	size_t n = read_raw(p->peer, raw), ptlen;
-	ssize_t r = tr_open(&p->k, raw, n, type, pt, &ptlen);
-
-	if (r != (ssize_t)n)
-		KT_FAIL("record %llu: %s",
-			(unsigned long long)p->k.seq, tr_error());
-	return ptlen;
-}
-
-/* Expect data records whose plaintexts concatenate to want. */
-static size_t expect_data(struct pair *p, const uint8_t *want, size_t len)
-{
-	static uint8_t pt[TR_MAX_PT + 256];
-	size_t got = 0, recs = 0;
-
-	while (got < len) {
-		uint8_t type;
-		size_t n = read_rec(p, &type, pt);
-
-		KT_ASSERT_EQ(type, 23);
-		KT_ASSERT(n > 0 && got + n <= len);
-		if (memcmp(pt, want + got, n))
-			KT_FAIL("plaintext differs in record at offset %zu",
-				got);
-		got += n;
-		recs++;
-	}
-	return recs;
+	kt_tcp_pair_bufs(AF_INET, &p->tx, &p->peer, 4096, 4096);
+	kt_tx_pair_keys(p, version, cipher, NULL);
 }
 
 /* Something arrives at fd within ms milliseconds. */
@@ -132,40 +52,6 @@ static int readable_within(int fd, int ms)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	return poll(&pfd, 1, ms * (int)kt_time_scale()) == 1;
-}
-
-static uint8_t *pattern(size_t n, unsigned int seed)
-{
-	uint8_t *b = malloc(n ? n : 1);
-
-	KT_ASSERT(b);
-	kt_fill_pattern(b, n, seed);
-	return b;
-}
-
-/* Tasks whose kernel stack shows fn. */
-static int tasks_in(const char *fn)
-{
-	char path[300], line[256];
-	struct dirent *d;
-	int hits = 0;
-	DIR *dir = opendir("/proc");
-	FILE *f;
-
-	KT_ASSERT(dir);
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] < '0' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stack", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			hits += !!strstr(line, fn);
-		fclose(f);
-	}
-	closedir(dir);
-	return hits;
 }
 
 static long read_long(const char *path)
@@ -201,10 +87,10 @@ static void write_long(const char *path, long v)
 static void test_stalled_peer_no_hung_worker(void)
 {
 	const size_t len = 64 << 20;
-	uint8_t *b = pattern(len, 41), raw[8192];
+	uint8_t *b = kt_pattern(len, 41), raw[8192];
 	long hung_old;
 	int kmsg, hung;
-	struct pair p;
+	struct kt_tx_pair p;
 	pid_t pid;
 
 	KT_ASSERT(access("/proc/self/stack", R_OK) == 0);
@@ -223,9 +109,9 @@ static void test_stalled_peer_no_hung_worker(void)
 	kt_read_all(p.peer, raw, sizeof(raw));
 	/* Past one hung-task period and a half, then look. */
 	sleep(25 * kt_time_scale());
-	if (tasks_in("ktls_tx_work")) {
+	if (kt_tasks_in("ktls_tx_work")) {
 		usleep(300 * 1000);
-		hung = tasks_in("ktls_tx_work");
+		hung = kt_tasks_in("ktls_tx_work");
 		if (hung)
 			KT_FAIL("%d task(s) stuck in ktls_tx_work", hung);
 	}
@@ -292,10 +178,10 @@ static void test_sendfile_enomem_delivered(void)
 {
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
 	const size_t len = 3000;
-	uint8_t *b = pattern(len, 42);
+	uint8_t *b = kt_pattern(len, 42);
 	long pool_old, hits;
 	off_t off = 0;
-	struct pair p;
+	struct kt_tx_pair p;
 	ssize_t n;
 	int fd;
 
@@ -323,7 +209,7 @@ static void test_sendfile_enomem_delivered(void)
 	KT_ASSERT(n > 0);
 	if (!readable_within(p.peer, 1000))
 		KT_FAIL("%zd bytes sendfile() reported did not arrive", n);
-	expect_data(&p, b, n);
+	kt_tx_pair_expect(&p, 23, b, n);
 	close(fd);
 	close(p.tx);
 	close(p.peer);
@@ -336,7 +222,7 @@ static void test_sendfile_enomem_delivered(void)
  * plaintext equal to want from the start; then the total must be what
  * the sender reports through the pipe.
  */
-static void race_reader(struct pair *p, const uint8_t *want, int pipe_rd)
+static void race_reader(struct kt_tx_pair *p, const uint8_t *want, int pipe_rd)
 {
 	static uint8_t raw[TR_MAX_REC], pt[TR_MAX_PT + 256];
 	size_t got = 0, total;
@@ -397,13 +283,13 @@ static void *sock_locker(void *arg)
 static void test_shutdown_flush_race(void)
 {
 	const size_t max = 1 << 20, tail = 300;
-	uint8_t *b = pattern(max, 44);
+	uint8_t *b = kt_pattern(max, 44);
 	int i, rounds = 100;
 
 	for (i = 0; i < rounds; i++) {
 		struct sock_locker lk = { .stop = 0 };
 		size_t off = 0;
-		struct pair p;
+		struct kt_tx_pair p;
 		int fds[2], st;
 		pthread_t th;
 		pid_t pid;
@@ -480,14 +366,14 @@ static void *sndbuf_reader(void *arg)
  */
 static void test_flush_sndbuf_hidden(void)
 {
-	uint8_t *b = pattern(16000, 45);
+	uint8_t *b = kt_pattern(16000, 45);
 	int i, rounds = 20, worst = 0;
 
 	for (i = 0; i < rounds; i++) {
 		struct sndbuf_watch w = { .max = 0, .min = INT_MAX };
 		pthread_t th;
 		size_t off = 0;
-		struct pair p;
+		struct kt_tx_pair p;
 
 		small_window_pair(&p, V13, TLS_CIPHER_AES_GCM_256);
 		/* An open record larger than SO_SNDBUF: sealed by the flush. */
@@ -506,7 +392,7 @@ static void test_flush_sndbuf_hidden(void)
 		if (w.max == INT_MAX)
 			KT_FAIL("round %d: SO_SNDBUF read INT_MAX (%d reads)",
 				i, w.reads);
-		expect_data(&p, b, off);
+		kt_tx_pair_expect(&p, 23, b, off);
 		close(p.tx);
 		close(p.peer);
 	}
@@ -522,8 +408,8 @@ static void test_flush_sndbuf_hidden(void)
 static void test_linger_abort(void)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	uint8_t *b = pattern(5000, 46), buf[64];
-	struct pair p;
+	uint8_t *b = kt_pattern(5000, 46), buf[64];
+	struct kt_tx_pair p;
 	ssize_t r;
 
 	pair_open(&p, V12, TLS_CIPHER_AES_GCM_128);
@@ -547,15 +433,15 @@ static void test_linger_abort(void)
 static void test_linger_delivers(void)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 5 };
-	uint8_t *b = pattern(5000, 47), c;
-	struct pair p;
+	uint8_t *b = kt_pattern(5000, 47), c;
+	struct kt_tx_pair p;
 
 	pair_open(&p, V13, TLS_CIPHER_AES_GCM_128);
 	KT_ASSERT_EQ(send(p.tx, b, 5000, MSG_MORE), 5000);
 	KT_ASSERT_OK(setsockopt(p.tx, SOL_SOCKET, SO_LINGER, &lg,
 				sizeof(lg)));
 	close(p.tx);
-	KT_ASSERT_EQ(expect_data(&p, b, 5000), 1);
+	KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, b, 5000), 1);
 	KT_ASSERT_EQ(read(p.peer, &c, 1), 0);
 	close(p.peer);
 	free(b);
@@ -574,7 +460,7 @@ static void test_seq_last_refused(void)
 		const struct kt_cipher *kc = kt_cipher(TLS_CIPHER_AES_GCM_128);
 		unsigned char *seq;
 		socklen_t l = sizeof(int);
-		struct pair p;
+		struct kt_tx_pair p;
 		int err;
 
 		kt_need_ktls();
@@ -590,7 +476,7 @@ static void test_seq_last_refused(void)
 					p.ci_len));
 		if (!last) {
 			KT_ASSERT_EQ(send(p.tx, "prev", 4, 0), 4);
-			KT_ASSERT_EQ(expect_data(&p, (const uint8_t *)"prev",
+			KT_ASSERT_EQ(kt_tx_pair_expect(&p, 23, (const uint8_t *)"prev",
 						 4), 1);
 		}
 		KT_ASSERT_ERRNO(send(p.tx, "last", 4, 0), EBADMSG);

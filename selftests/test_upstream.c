@@ -176,24 +176,9 @@ static void disconnect_while_busy(void)
 /* rx end with a 2 KiB receive buffer: no 16 KiB record fits in TCP. */
 static void small_rcvbuf_pair(int *rx, int *tx)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int l, small = 2048, one = 1;
+	int one = 1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(l >= 0);
-	KT_ASSERT_OK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small,
-				sizeof(small)));
-	KT_ASSERT_OK(bind(l, (struct sockaddr *)&sa, sl));
-	KT_ASSERT_OK(listen(l, 1));
-	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&sa, &sl));
-	*tx = socket(AF_INET, SOCK_STREAM, 0);
-	KT_ASSERT(*tx >= 0);
-	KT_ASSERT_OK(connect(*tx, (struct sockaddr *)&sa, sl));
-	*rx = accept(l, NULL, NULL);
-	KT_ASSERT(*rx >= 0);
-	close(l);
+	kt_tcp_pair_bufs(AF_INET, tx, rx, 2048, 0);
 	KT_ASSERT_OK(setsockopt(*tx, IPPROTO_TCP, TCP_NODELAY, &one,
 				sizeof(one)));
 }

@@ -2,6 +2,7 @@
 /* Shared helpers for the ktls selftests. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -54,6 +55,12 @@ const char *kt_ulp(void)
 
 void kt_tcp_pair(int family, int *client, int *server)
 {
+	kt_tcp_pair_bufs(family, client, server, 0, 0);
+}
+
+void kt_tcp_pair_bufs(int family, int *client, int *server, int rcvbuf,
+		      int sndbuf)
+{
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 					     sizeof(struct sockaddr_in);
@@ -68,11 +75,20 @@ void kt_tcp_pair(int family, int *client, int *server)
 
 	l = socket(family, SOCK_STREAM, 0);
 	KT_ASSERT(l >= 0);
+	/* Set before the SYN: the window scale and the accepted socket
+	 * follow the listener's buffer.
+	 */
+	if (rcvbuf)
+		KT_ASSERT_OK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+					sizeof(rcvbuf)));
 	KT_ASSERT_OK(bind(l, (struct sockaddr *)&ss, len));
 	KT_ASSERT_OK(listen(l, 8));
 	KT_ASSERT_OK(getsockname(l, (struct sockaddr *)&ss, &len));
 	c = socket(family, SOCK_STREAM, 0);
 	KT_ASSERT(c >= 0);
+	if (sndbuf)
+		KT_ASSERT_OK(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+					sizeof(sndbuf)));
 	KT_ASSERT_OK(connect(c, (struct sockaddr *)&ss, len));
 	s = accept(l, NULL, NULL);
 	KT_ASSERT(s >= 0);
@@ -447,4 +463,37 @@ int kt_run_phased(const char *suite, const struct kt_case *cases, size_t n,
 		}
 	}
 	return kt_run(suite, all, k);
+}
+
+uint8_t *kt_pattern(size_t n, unsigned int seed)
+{
+	uint8_t *b = malloc(n ? n : 1);
+
+	KT_ASSERT(b);
+	kt_fill_pattern(b, n, seed);
+	return b;
+}
+
+int kt_tasks_in(const char *fn)
+{
+	char path[300], line[256];
+	struct dirent *d;
+	int hits = 0;
+	DIR *dir = opendir("/proc");
+	FILE *f;
+
+	KT_ASSERT(dir);
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stack", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			hits += !!strstr(line, fn);
+		fclose(f);
+	}
+	closedir(dir);
+	return hits;
 }

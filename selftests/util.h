@@ -37,6 +37,11 @@ const char *kt_ulp(void);
 
 /* Connected loopback TCP pair; family AF_INET or AF_INET6. Exits on error. */
 void kt_tcp_pair(int family, int *client, int *server);
+/* The same with SO_RCVBUF on the server end and SO_SNDBUF on the client
+ * end set before connecting (0: the default).
+ */
+void kt_tcp_pair_bufs(int family, int *client, int *server, int rcvbuf,
+		      int sndbuf);
 /* setsockopt(TCP_ULP, kt_ulp()); returns its result (errno set). */
 int kt_attach(int fd);
 /* Fill a crypto_info with deterministic key material from seed. */
@@ -67,6 +72,10 @@ long kt_stat(const char *name);
 void kt_write_all(int fd, const void *buf, size_t n);
 void kt_read_all(int fd, void *buf, size_t n);
 void kt_fill_pattern(void *buf, size_t n, unsigned int seed);
+/* malloc'd n bytes of kt_fill_pattern (free() it). */
+uint8_t *kt_pattern(size_t n, unsigned int seed);
+/* How many tasks' kernel stacks (/proc/PID/stack) show fn. */
+int kt_tasks_in(const char *fn);
 
 /* sendmsg with a TLS_SET_RECORD_TYPE cmsg: one record of this type. */
 ssize_t kt_send_type(int fd, uint8_t type, const void *buf, size_t len,
