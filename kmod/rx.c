@@ -31,8 +31,10 @@
 #include <net/tcp.h>
 
 #include "handshake.h"
+#include "keyupd.h"
 #include "rx.h"
 #include "stats.h"
+#include "tx.h"
 
 /* A record's plaintext spans 5 pages; leave room for a split iovec. */
 #define KTLS_RX_ZC_PAGES	8
@@ -61,6 +63,7 @@ struct ktls_rx {
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
 	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
+	bool ku_now;			/* the kernel steps RX after this one */
 	struct ktls_hs_parser hs;	/* TLS 1.3 handshake messages */
 	bool reader_present;
 	bool taken;			/* a reader took a record: wake pollers */
@@ -663,6 +666,64 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	return 0;
 }
 
+/*
+ * The RX secret is set: the kernel consumes KeyUpdates.  Its bytes (the
+ * record's tail, see ktls_hs_parse()) are cut from the text; messages
+ * before it still reach the reader.  ended: the record completes one.
+ */
+static int ktls_rx_ku_consume(struct ktls_context *ctx, struct ktls_rx *rx,
+			      struct ktls_rx_rec *rec, unsigned int *pt_len,
+			      int ended)
+{
+	*pt_len -= rx->hs.ku_bytes;
+	if (ended) {
+		/* RFC 8446 4.6.3: anything but 0 or 1 is illegal. */
+		if (rx->hs.ku_request > 1)
+			return -EBADMSG;
+		rx->ku_now = true;
+		ktls_stat_inc(sock_net(ctx->sk), KTLS_STAT_RX_REKEY_RECEIVED);
+	}
+	/*
+	 * Nothing left: an empty data record, which every reader skips
+	 * without a trace (no type, no 0-byte read).
+	 */
+	if (!*pt_len)
+		rec->type = KTLS_TYPE_DATA;
+	return 0;
+}
+
+static void ktls_rx_peek_setkey(struct ktls_context *ctx, struct ktls_rx *rx);
+
+/*
+ * Step RX past the KeyUpdate just opened (its sequence number taken):
+ * the next record is opened with the next generation.  An update the
+ * peer asked for is the TX side's to send.  Socket owned.
+ */
+static void ktls_rx_key_update(struct sock *sk, struct ktls_context *ctx,
+			       struct ktls_rx *rx)
+{
+	struct net *net = sock_net(sk);
+
+	sock_owned_by_me(sk);
+	rx->ku_now = false;
+	if (ktls_ku_step(ctx->rx_ku, &ctx->rx_crypto)) {
+		ktls_stat_inc(net, KTLS_STAT_KU_FAIL);
+		/* The next record can't be opened: fail as a bad one. */
+		WRITE_ONCE(rx->fatal, -EBADMSG);
+		ktls_rx_abort(sk, rx, -EBADMSG);
+		return;
+	}
+	ctx->rx_gen++;
+	ktls_rx_peek_setkey(ctx, rx);
+	ktls_stat_inc(net, KTLS_STAT_RX_KU_AUTO);
+	if (!rx->hs.ku_request)
+		return;
+	if (ctx->tx && ctx->tx_ku)
+		ktls_tx_key_update_request(sk, ctx);
+	else
+		ktls_stat_inc(net, KTLS_STAT_KU_UNANSWERED);
+}
+
 /* Open rec in place; on success rec->off/len/type describe the text. */
 static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 			   struct ktls_rx_rec *rec, unsigned int rec_len)
@@ -692,7 +753,12 @@ static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 			err = ktls_hs_parse(&rx->hs, pt, pt_len);
 			if (err < 0)
 				return err;
-			if (err) {
+			if (ctx->rx_ku) {
+				err = ktls_rx_ku_consume(ctx, rx, rec, &pt_len,
+							 err);
+				if (err)
+					return err;
+			} else if (err) {
 				WRITE_ONCE(rx->key_expired, true);
 				ktls_stat_inc(sock_net(ctx->sk),
 					      KTLS_STAT_RX_REKEY_RECEIVED);
@@ -732,6 +798,8 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 	ktls_seq_advance(ctx->rx_crypto.rec_seq);
 	/* Unused for opening, but getsockopt() reports it as in-tree. */
 	ktls_iv_advance(&ctx->rx_crypto, rx->version);
+	if (unlikely(rx->ku_now))
+		ktls_rx_key_update(sk, ctx, rx);
 	return rec;
 }
 

@@ -23,6 +23,7 @@
 #include <net/inet_common.h>
 #include <net/tcp.h>
 
+#include "keyupd.h"
 #include "stats.h"
 #include "tx.h"
 
@@ -87,6 +88,16 @@ struct ktls_tx {
 	unsigned int pool_max;
 	unsigned long pool_used;	/* jiffies of the last pool_get */
 	struct delayed_work trim;
+
+	/*
+	 * In-kernel KeyUpdate, under the socket lock (read locklessly by
+	 * ktls_tx_unlock()): answers owed to the peer's update_requested,
+	 * and the KTLS_TX_REKEY_RECORDS limit reached.  Records sealed
+	 * under the current key count toward that limit.
+	 */
+	unsigned int ku_pending;
+	bool ku_auto;
+	u32 gen_records;
 
 	struct page *pin[KTLS_TX_PT_FRAGS];	/* ktls_tx_seal_user() */
 	u8 inner_type;			/* TLS 1.3 content type byte */
@@ -183,6 +194,7 @@ static void ktls_tx_unlock(struct ktls_tx *tx)
 	if (test_bit(KTLS_TX_PUSH_WANTED, &tx->flags) &&
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags) &&
 	    (READ_ONCE(tx->ct_len) || READ_ONCE(tx->pt_closed) ||
+	     READ_ONCE(tx->ku_pending) || READ_ONCE(tx->ku_auto) ||
 	     test_bit(KTLS_TX_SEAL_WANTED, &tx->flags)))
 		queue_delayed_work(system_wq, &tx->work, 0);
 }
@@ -437,7 +449,92 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	ktls_iv_advance(c, ctx->version);
 	/* Can't wrap: ktls_tx_seq_last() stops at the last number. */
 	ktls_seq_advance(c->rec_seq);
+	if (ctx->tx_rekey_records && ctx->tx_ku &&
+	    ++tx->gen_records >= ctx->tx_rekey_records)
+		WRITE_ONCE(tx->ku_auto, true);
 	return 0;
+}
+
+/* A KeyUpdate is due: the peer asked for one, or the record limit. */
+static bool ktls_tx_ku_wanted(const struct ktls_context *ctx,
+			      const struct ktls_tx *tx)
+{
+	return ctx->tx_ku && (tx->ku_pending || tx->ku_auto);
+}
+
+/*
+ * Seal KeyUpdate(update_not_requested) under the current key, then step
+ * TX to the next generation: every later record uses it.  Nothing may be
+ * open or waiting for TCP (the caller sealed and pushed it): the record
+ * order on the wire is the order of the keys.
+ */
+static int ktls_tx_seal_key_update(struct sock *sk, struct ktls_context *ctx,
+				   struct ktls_tx *tx)
+{
+	struct page *page;
+	u8 *msg;
+	int rc;
+
+	sock_owned_by_me(sk);
+	if (WARN_ON_ONCE(tx->pt_len || tx->ct_len))
+		return -EINVAL;
+	/* Rare: a page of its own rather than the task's page frag. */
+	page = alloc_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	msg = page_address(page);
+	msg[0] = KTLS_HS_KEY_UPDATE;
+	msg[1] = 0;
+	msg[2] = 0;
+	msg[3] = 1;
+	msg[4] = 0;		/* update_not_requested */
+	bvec_set_page(&tx->pt[0], page, 5, 0);
+	tx->pt_n = 1;
+	tx->pt_len = 5;
+	tx->pt_type = KTLS_TYPE_HANDSHAKE;
+	rc = ktls_tx_seal(sk, ctx, tx);
+	if (rc) {
+		/* Not left open: it would be sealed later without the step. */
+		ktls_tx_drop_pt(sk, tx);
+		return rc;
+	}
+	rc = ktls_ku_step(ctx->tx_ku, &ctx->tx_crypto);
+	if (rc) {
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_KU_FAIL);
+		ktls_tx_abort(sk, EBADMSG);
+		return -EBADMSG;
+	}
+	ctx->tx_gen++;
+	tx->gen_records = 0;
+	WRITE_ONCE(tx->ku_auto, false);
+	if (tx->ku_pending) {
+		WRITE_ONCE(tx->ku_pending, tx->ku_pending - 1);
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_KU_ANSWERED);
+	}
+	ktls_stat_inc(sock_net(sk), KTLS_STAT_TX_KU_AUTO);
+	return 0;
+}
+
+/*
+ * The next step towards a due KeyUpdate, the sealed record pushed: seal
+ * the open record (it closes under the old key), else the KeyUpdate.
+ */
+static int ktls_tx_ku_step(struct sock *sk, struct ktls_context *ctx,
+			   struct ktls_tx *tx)
+{
+	if (tx->pt_len)
+		return ktls_tx_seal(sk, ctx, tx);
+	return ktls_tx_seal_key_update(sk, ctx, tx);
+}
+
+void ktls_tx_key_update_request(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_tx *tx = ctx->tx;
+
+	sock_owned_by_me(sk);
+	WRITE_ONCE(tx->ku_pending, tx->ku_pending + 1);
+	/* A sender holding tx->lock does it in its loop or at unlock. */
+	ktls_tx_kick(tx);
 }
 
 /* Copy up to len bytes from the iter into the open record. */
@@ -596,6 +693,14 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			if (rc)
 				break;
 		}
+		if (unlikely(ktls_tx_ku_wanted(ctx, tx))) {
+			rc = ktls_tx_ku_step(sk, ctx, tx);
+			if (rc == -ENOMEM)
+				goto wait_for_memory;
+			if (rc)
+				break;
+			continue;
+		}
 		if (tx->pt_len && (flush || tx->pt_closed ||
 				   ktls_tx_full(ctx, tx) ||
 				   tx->pt_type != type || (!left && !more))) {
@@ -673,6 +778,9 @@ wait_for_memory:
 		WRITE_ONCE(tx->pt_closed, true);
 		ktls_tx_kick(tx);
 	}
+	/* Left undone (no room, a signal): the work finishes it. */
+	if (ktls_tx_ku_wanted(ctx, tx))
+		ktls_tx_kick(tx);
 	if (copied)
 		return copied;
 	return rc < 0 ? sk_stream_error(sk, flags, rc) : rc;
@@ -958,9 +1066,23 @@ static void ktls_tx_push_pending(struct sock *sk, struct ktls_tx *tx)
 	lockdep_assert_held(&tx->lock);
 	if (test_and_clear_bit(KTLS_TX_SEAL_WANTED, &tx->flags) && tx->pt_len)
 		WRITE_ONCE(tx->pt_closed, true);
-	/* Not all taken: TCP calls write_space again as room comes. */
-	if (tx->ct_len && ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
-		return;
+	for (;;) {
+		/* Not all taken: TCP calls write_space again as room comes. */
+		if (tx->ct_len &&
+		    ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+			return;
+		/* A KeyUpdate is due even when nobody sends. */
+		if (!ktls_tx_ku_wanted(ctx, tx))
+			break;
+		rc = ktls_tx_ku_step(sk, ctx, tx);
+		if (rc == -ENOMEM) {
+			queue_delayed_work(system_wq, &tx->work,
+					   KTLS_TX_RETRY);
+			return;
+		}
+		if (rc)
+			return;
+	}
 	if (!tx->pt_len || !tx->pt_closed)
 		return;
 	rc = ktls_tx_seal(sk, ctx, tx);
