@@ -28,6 +28,7 @@
 #include <linux/splice.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <net/tcp.h>
 
 #include "handshake.h"
@@ -40,6 +41,8 @@
 #define KTLS_RX_ZC_PAGES	8
 /* skb pieces a record may span in TCP's queue before it is copied out. */
 #define KTLS_RX_SRC_SG		48
+/* Records left unread this long are opened by the idle work. */
+#define KTLS_RX_IDLE_DELAY	(HZ / 100 ?: 1)
 
 /* One record: header and ciphertext, opened in place. */
 struct ktls_rx_rec {
@@ -70,6 +73,13 @@ struct ktls_rx {
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
 	wait_queue_head_t wq;		/* readers waiting for reader_present */
+	/*
+	 * With the RX secret set, records nobody reads are opened by this
+	 * work, so a KeyUpdate (and its answer) does not wait for a reader.
+	 */
+	struct delayed_work idle;
+	struct sock *sk;
+	bool closing;			/* ktls_rx_release() ran */
 
 	u16 version;
 	u8 eiv;				/* explicit nonce bytes per record */
@@ -316,6 +326,10 @@ static void ktls_rx_data_ready(struct sock *sk)
 	}
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
+	/* Lockless hints: the work checks again under the socket lock. */
+	if (READ_ONCE(ctx->rx_ku) && READ_ONCE(rx->rec_queued) &&
+	    !READ_ONCE(rx->reader_present))
+		queue_delayed_work(system_wq, &rx->idle, KTLS_RX_IDLE_DELAY);
 	rx->saved_data_ready(sk);
 }
 
@@ -1366,6 +1380,57 @@ static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
 	return copied ?: err;
 }
 
+/*
+ * No reader came for the records that arrived: open whole ones at the
+ * head of the queue onto rx->ready, in order, as MSG_PEEK would, so a
+ * KeyUpdate among them is acted on now.  Readers get the text later,
+ * unchanged.  Opened records are bounded by the receive buffer; past it
+ * TCP's window closes as it would for any reader that does not read.
+ * Takes the socket lock only (a sender blocked in TCP has let it go);
+ * never tx->lock.
+ */
+static void ktls_rx_idle_work(struct work_struct *work)
+{
+	struct ktls_rx *rx = container_of(to_delayed_work(work),
+					  struct ktls_rx, idle);
+	struct sock *sk = rx->sk;
+	struct ktls_context *ctx;
+	struct ktls_rx_rec *rec;
+	int err = 0;
+
+	lock_sock(sk);
+	ctx = ktls_get_ctx(sk);
+	if (rx->closing || rx->reader_present || !ctx->rx_ku)
+		goto unlock;
+	while (!rx->fatal && !rx->key_expired &&
+	       rx->charged + ktls_rx_rec_bytes(rx) <=
+	       (unsigned int)READ_ONCE(sk->sk_rcvbuf)) {
+		if (!ktls_rx_ready_now(sk, rx))
+			break;
+		rec = ktls_rx_open(sk, ctx, rx, &err);
+		if (!rec)
+			break;
+		/* Hidden (a consumed KeyUpdate): drop it now. */
+		if (!rec->len && rec->type == KTLS_TYPE_DATA)
+			ktls_rx_consume(sk, rx, rec, 0);
+	}
+	ktls_rx_update(sk, rx);
+	if (rx->taken) {
+		rx->taken = false;
+		if (ktls_rx_readable(rx))
+			rx->saved_data_ready(sk);
+	}
+unlock:
+	release_sock(sk);
+}
+
+void ktls_rx_idle_kick(struct sock *sk, struct ktls_context *ctx)
+{
+	sock_owned_by_me(sk);
+	if (ctx->rx && ctx->rx_ku)
+		queue_delayed_work(system_wq, &ctx->rx->idle, 0);
+}
+
 void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops)
 {
 	prot->recvmsg = ktls_rx_recvmsg;
@@ -1392,6 +1457,8 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
 	rx->src_end = ARRAY_SIZE(rx->sg_src) - 1;
 	init_waitqueue_head(&rx->wq);
+	INIT_DELAYED_WORK(&rx->idle, ktls_rx_idle_work);
+	rx->sk = sk;
 	rx->version = c->conf.info.version;
 	rx->eiv = rx->version == TLS_1_3_VERSION ? 0 : ci->explicit_iv;
 	rx->min_len = ci->tag_size + rx->eiv;
@@ -1453,6 +1520,8 @@ void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_rx *rx = ctx->rx;
 
 	sock_owned_by_me(sk);
+	/* The idle work stands down; ktls_rx_free() waits for it. */
+	rx->closing = true;
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_data_ready == ktls_rx_data_ready)
 		sk->sk_data_ready = rx->saved_data_ready;
@@ -1468,6 +1537,7 @@ void ktls_rx_free(struct ktls_context *ctx)
 	struct ktls_rx *rx = ctx->rx;
 	struct ktls_rx_rec *rec, *tmp;
 
+	cancel_delayed_work_sync(&rx->idle);
 	list_for_each_entry_safe(rec, tmp, &rx->ready, list) {
 		list_del(&rec->list);
 		kfree_sensitive(rec);

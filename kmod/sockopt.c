@@ -460,6 +460,8 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 	case KTLS_RX_SECRET:
 		rc = ktls_ku_set_secret(sk, ctx, optval, optlen,
 					optname == KTLS_TX_SECRET);
+		if (!rc && optname == KTLS_RX_SECRET)
+			ktls_rx_idle_kick(sk, ctx);
 		break;
 	case KTLS_TX_REKEY_RECORDS:
 		rc = ktls_set_tx_rekey_records(sk, ctx, optval, optlen);

@@ -29,6 +29,8 @@
 
 #define KTLS_TX_PT_FRAGS	32	/* plaintext fragments per record */
 #define KTLS_TX_CT_FRAGS	8	/* ciphertext pieces per record */
+/* TLS 1.3 padding: zero page pieces of up to a whole inner plaintext */
+#define KTLS_TX_PAD_FRAGS	DIV_ROUND_UP(KTLS_MAX_PAYLOAD + 1, PAGE_SIZE)
 #define KTLS_TX_POOL_ORDER	3	/* 32 KiB pool pages, as sk_page_frag */
 #define KTLS_TX_POOL_MAX	64
 #define KTLS_TX_POOL_IDLE	HZ	/* unused this long: pool released */
@@ -103,7 +105,7 @@ struct ktls_tx {
 	u8 inner_type;			/* TLS 1.3 content type byte */
 	u8 aad[KTLS_MAX_AAD];
 	u8 nonce[KTLS_AEAD_IV_SIZE];
-	struct scatterlist src[KTLS_TX_PT_FRAGS + 2];
+	struct scatterlist src[KTLS_TX_PT_FRAGS + 2 + KTLS_TX_PAD_FRAGS];
 	struct scatterlist dst[KTLS_TX_CT_FRAGS + 1];
 };
 
@@ -364,6 +366,39 @@ undo:
 	return -ENOMEM;
 }
 
+/*
+ * KTLS_TX_PAD: zeros after the TLS 1.3 inner type byte so the inner
+ * plaintext (inner bytes so far) is a multiple of the option's value,
+ * capped by TLS_TX_MAX_PAYLOAD_LEN + 1 (RFC 8446 5.4; 8449 4).
+ */
+static unsigned int ktls_tx_pad_len(const struct ktls_context *ctx,
+				    unsigned int inner)
+{
+	unsigned int max = ctx->tx_max_payload + 1;
+	u32 unit = ctx->tx_pad;
+	unsigned int want;
+
+	if (unit <= 1 || inner >= max)
+		return 0;
+	if (unit >= max)
+		want = max;
+	else
+		want = min(roundup(inner, unit), max);
+	return want - inner;
+}
+
+/* Point sg entries at pad zero bytes (the zero page, read only). */
+static void ktls_tx_sg_pad(struct scatterlist *sg, unsigned int pad)
+{
+	unsigned int n = 0, chunk;
+
+	while (pad) {
+		chunk = min_t(unsigned int, pad, PAGE_SIZE);
+		sg_set_page(&sg[n++], ZERO_PAGE(0), chunk, 0);
+		pad -= chunk;
+	}
+}
+
 /* Seal the open record into tx->ct.  The caller pushed any older one. */
 static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 			struct ktls_tx *tx)
@@ -371,7 +406,7 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	struct ktls_crypto *c = &ctx->tx_crypto;
 	bool tls13 = ctx->version == TLS_1_3_VERSION;
 	unsigned int explicit = tls13 ? 0 : c->cipher->explicit_iv;
-	unsigned int len, skip, ptlen, aadlen, i, n;
+	unsigned int len, skip, ptlen, aadlen, i, n, pad = 0;
 	DECLARE_CRYPTO_WAIT(wait);
 	u8 *hdr;
 	int rc;
@@ -383,7 +418,10 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	}
 
 	ptlen = tx->pt_len + tls13;
-	len = tx->pt_len + ktls_record_overhead(c, ctx->version);
+	if (tls13)
+		pad = ktls_tx_pad_len(ctx, ptlen);
+	ptlen += pad;
+	len = tx->pt_len + pad + ktls_record_overhead(c, ctx->version);
 	rc = ktls_tx_alloc_ct(sk, tx, len);
 	if (rc)
 		return rc;
@@ -402,9 +440,9 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 				tx->pt_type,
 				tls13 ? len - KTLS_HEADER_SIZE : tx->pt_len);
 
-	/* src: aad | plaintext fragments | inner type (1.3) */
+	/* src: aad | plaintext fragments | inner type (1.3) | zeros */
 	n = tx->pt_n + 1 + tls13;
-	sg_init_table(tx->src, n);
+	sg_init_table(tx->src, n + DIV_ROUND_UP(pad, PAGE_SIZE));
 	sg_set_buf(&tx->src[0], tx->aad, aadlen);
 	for (i = 0; i < tx->pt_n; i++)
 		sg_set_page(&tx->src[i + 1], tx->pt[i].bv_page,
@@ -412,6 +450,7 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	if (tls13) {
 		tx->inner_type = tx->pt_type;
 		sg_set_buf(&tx->src[n - 1], &tx->inner_type, 1);
+		ktls_tx_sg_pad(&tx->src[n], pad);
 	}
 
 	/* dst: aad | the ciphertext pieces after header and nonce */
@@ -449,6 +488,8 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	ktls_iv_advance(c, ctx->version);
 	/* Can't wrap: ktls_tx_seq_last() stops at the last number. */
 	ktls_seq_advance(c->rec_seq);
+	if (pad)
+		ktls_stat_add(sock_net(sk), KTLS_STAT_TX_PAD_BYTES, pad);
 	if (ctx->tx_rekey_records && ctx->tx_ku &&
 	    ++tx->gen_records >= ctx->tx_rekey_records)
 		WRITE_ONCE(tx->ku_auto, true);

@@ -565,7 +565,8 @@ static void *decoder_main(void *arg)
 	return NULL;
 }
 
-static void test_concurrent_sender(void)
+/* reads: the ktls side also reads (else its records wait unread). */
+static void concurrent_sender(int reads)
 {
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
 	struct kc_gen rx, tx;
@@ -591,6 +592,8 @@ static void test_concurrent_sender(void)
 		nanosleep(&pause, NULL);
 		send_ku(a, &rx, 1);
 		send_rec(a, &rx, DATA, "p", 1);
+		if (!reads)
+			continue;
 		kt_read_all(b, &c, 1);
 		KT_ASSERT_EQ(c, 'p');
 	}
@@ -605,6 +608,139 @@ static void test_concurrent_sender(void)
 	KT_ASSERT_EQ(d.kus, ASKS);
 	KT_ASSERT_EQ(key_gen(b).tx, ASKS);
 	KT_ASSERT_EQ(kt_stat("KtlsKeyUpdateAnswered"), ASKS);
+	for (i = 0; !reads && i < ASKS; i++) {
+		kt_read_all(b, &c, 1);
+		KT_ASSERT_EQ(c, 'p');
+	}
+}
+
+static void test_concurrent_sender(void)
+{
+	concurrent_sender(1);
+}
+
+/* A server busy sending never reads: its kernel answers all the same. */
+static void test_concurrent_sender_no_reader(void)
+{
+	concurrent_sender(0);
+}
+
+/* Nobody reads at all: the update is answered, the data kept in order. */
+static void test_idle_answer(void)
+{
+	struct kc_gen rx, tx;
+	struct reader r = { 0 };
+	char buf[8];
+	int a, b;
+
+	setup(&a, &b, GCM128, &rx, &tx);
+	r.fd = a;
+	send_rec(a, &rx, DATA, "d1", 2);
+	send_ku(a, &rx, 1);
+	send_rec(a, &rx, DATA, "d2", 2);
+	expect_ku(&r, &tx);
+	KT_ASSERT_EQ(key_gen(b).rx, 1);
+	KT_ASSERT_EQ(send(b, "new", 3, 0), 3);
+	expect_data(&r, &tx, "new");
+	kt_read_all(b, buf, 4);
+	KT_ASSERT(!memcmp(buf, "d1d2", 4));
+	KT_ASSERT_EQ(kt_stat("KtlsKeyUpdateAnswered"), 1);
+}
+
+/* Queued before the secret is set: the set looks at them. */
+static void test_idle_queued_before_secret(void)
+{
+	struct ktls_traffic_secret ts;
+	struct kc_gen rx, tx;
+	struct reader r = { 0 };
+	char buf[8];
+	int a, b;
+
+	kt_need_ktls();
+	kt_new_netns();
+	kt_tcp_pair(AF_INET, &a, &b);
+	kc_init(&rx, GCM128, 1);
+	kc_init(&tx, GCM128, 2);
+	install(b, TLS_TX, &tx, 1);
+	install(b, TLS_RX, &rx, 0);
+	r.fd = a;
+	send_ku(a, &rx, 1);
+	send_rec(a, &rx, DATA, "q", 1);
+	/* Give it time to be framed: the KeyUpdate waits, unopened. */
+	usleep(100 * 1000);
+	kc_init(&rx, GCM128, 1);
+	kc_secret_opt(&rx, &ts);
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_RX_SECRET, &ts, sizeof(ts)));
+	expect_ku(&r, &tx);
+	kt_read_all(b, buf, 1);
+	KT_ASSERT_EQ(buf[0], 'q');
+}
+
+/* The length field of the next record the kernel sent, left queued. */
+static unsigned int peek_len(int fd)
+{
+	uint8_t hdr[TR_HDR];
+
+	KT_ASSERT_EQ(recv(fd, hdr, sizeof(hdr), MSG_PEEK | MSG_WAITALL),
+		     TR_HDR);
+	return hdr[3] << 8 | hdr[4];
+}
+
+/* KTLS_TX_PAD: inner plaintext padded to a multiple, or to the maximum. */
+static void test_tx_pad(void)
+{
+	uint32_t unit = 256, got = 0;
+	uint16_t max = 1000;
+	socklen_t len = sizeof(got);
+	struct kc_gen rx, tx;
+	struct reader r = { 0 };
+	int a, b;
+
+	setup(&a, &b, GCM128, &rx, &tx);
+	r.fd = a;
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_PAD, &unit, sizeof(unit)));
+	KT_ASSERT_OK(getsockopt(b, SOL_TLS, KTLS_TX_PAD, &got, &len));
+	KT_ASSERT_EQ(got, 256);
+	KT_ASSERT_EQ(send(b, "hello", 5, 0), 5);
+	/* 5 bytes and the type byte become 256; then the tag. */
+	KT_ASSERT_EQ(peek_len(a), 256 + TR_TAG);
+	expect_data(&r, &tx, "hello");
+	KT_ASSERT_EQ(kt_stat("KtlsTxPadBytes"), 250);
+	/* 256 and the type byte: the next multiple is 512. */
+	{
+		static char big[256];
+
+		memset(big, 'b', sizeof(big));
+		KT_ASSERT_EQ(send(b, big, sizeof(big), 0), 256);
+		KT_ASSERT_EQ(peek_len(a), 512 + TR_TAG);
+		next_rec(&r, &tx, (uint8_t[1]){ 0 },
+			 (uint8_t[TR_MAX_PT + 256]){ 0 });
+	}
+	unit = KTLS_PAD_MAX;
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_PAD, &unit, sizeof(unit)));
+	KT_ASSERT_EQ(send(b, "x", 1, 0), 1);
+	KT_ASSERT_EQ(peek_len(a), TR_MAX_PT + 1 + TR_TAG);
+	expect_data(&r, &tx, "x");
+	/* Within TLS_TX_MAX_PAYLOAD_LEN (RFC 8449: the limit, type included). */
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &max,
+				sizeof(max)));
+	KT_ASSERT_EQ(send(b, "y", 1, 0), 1);
+	KT_ASSERT_EQ(peek_len(a), 1001 + TR_TAG);
+	expect_data(&r, &tx, "y");
+	KT_ASSERT_EQ(kt_stat("KtlsTxPadBytes"), 250 + 255 + 16383 + 999);
+}
+
+/* TLS 1.2 has no padding. */
+static void test_tx_pad_tls12(void)
+{
+	uint32_t unit = 64;
+	int a, b;
+
+	kt_need_ktls();
+	kt_tcp_pair(AF_INET, &a, &b);
+	kt_install(b, TLS_TX, TLS_1_2_VERSION, GCM128, 1);
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_TX_PAD, &unit,
+				   sizeof(unit)), EINVAL);
 }
 
 KT_MAIN("ktls_kupdate",
@@ -622,4 +758,9 @@ KT_MAIN("ktls_kupdate",
 	KT_CASE(test_user_rekey_drops_secret),
 	KT_CASE(test_tx_rekey_records),
 	KT_CASE(test_concurrent_sender),
+	KT_CASE(test_concurrent_sender_no_reader),
+	KT_CASE(test_idle_answer),
+	KT_CASE(test_idle_queued_before_secret),
+	KT_CASE(test_tx_pad),
+	KT_CASE(test_tx_pad_tls12),
 )
