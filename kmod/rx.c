@@ -326,8 +326,12 @@ static void ktls_rx_data_ready(struct sock *sk)
 	}
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
-	/* Lockless hints: the work checks again under the socket lock. */
-	if (READ_ONCE(ctx->rx_ku) && READ_ONCE(rx->rec_queued) &&
+	/*
+	 * Lockless hints: the work checks again under the socket lock.  Not
+	 * rec_queued: with every buffer on the ready list nothing is
+	 * framed here, yet the work can allocate one.
+	 */
+	if (READ_ONCE(ctx->rx_ku) && tcp_inq(sk) &&
 	    !READ_ONCE(rx->reader_present))
 		queue_delayed_work(system_wq, &rx->idle, KTLS_RX_IDLE_DELAY);
 	rx->saved_data_ready(sk);
