@@ -10,8 +10,8 @@
 #include <linux/sockptr.h>
 #include <linux/uaccess.h>
 
-#include "keyupd.h"
 #include "ktls.h"
+#include "keyupd.h"
 #include "sockopt.h"
 #include "stats.h"
 #include "tx.h"
@@ -386,6 +386,11 @@ static int ktls_set_tx_rekey_records(struct sock *sk,
 	if (!ctx->tx_crypto.ready ||
 	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
 		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: TLS 1.3 TX keys not set\n");
+		return -EINVAL;
+	}
+	/* The kernel can only step TX keys it can derive. */
+	if (value && !ctx->tx_ku) {
+		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: KTLS_TX_SECRET not set\n");
 		return -EINVAL;
 	}
 	if (value == KTLS_REKEY_RFC_LIMIT)

@@ -386,6 +386,9 @@ static void test_requested_no_tx_secret(void)
 	kc_init(&tx, GCM128, 2);
 	install(b, TLS_TX, &tx, 0);
 	r.fd = a;
+	/* Nor can the kernel rekey TX by itself. */
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_TX_REKEY_RECORDS,
+				   &(uint32_t){ 4 }, sizeof(uint32_t)), EINVAL);
 	send_ku(a, &rx, 1);
 	send_rec(a, &rx, DATA, "x", 1);
 	kt_read_all(b, buf, 1);

@@ -7,7 +7,8 @@
  * update_requested and update_not_requested every N records in both
  * directions of a large transfer.  Both ends check every byte; our end
  * sees no error and no KeyUpdate; the counters match the updates.
- * $KTLS_KU_MIB sets the transfer size per direction (default 32).
+ * $KTLS_KU_MIB sets the transfer size per direction (default 32).  The
+ * libktls case does the handshake with libktls and KTLS_F_KERNEL_REKEY.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include <ktls.h>
 
 #include "harness.h"
 #include "lib_keychain.h"
@@ -260,8 +263,11 @@ static void read_exact(int fd, const uint8_t *want, size_t len)
  * tx_rekey: the peer only reads and our kernel updates its TX keys every
  * tx_rekey records by itself; else the peer updates both ways.
  */
-static void run(const struct suite *su, uint32_t tx_rekey)
+static void run(const struct suite *su, uint32_t tx_rekey, int lib)
 {
+	struct ktls_opts opts = { .flags = KTLS_F_KERNEL_REKEY };
+	struct ktls_session ks;
+	char err[KTLS_ERR_LEN];
 	struct timeval tv = { 60, 0 };
 	struct peer p = { 0 };
 	struct ktls_key_gen gen;
@@ -289,14 +295,25 @@ static void run(const struct suite *su, uint32_t tx_rekey)
 	SSL_CTX_set_keylog_callback(sctx, keylog);
 	KT_ASSERT_EQ(pthread_create(&p.thr, NULL, peer_main, &p), 0);
 
-	ssl = SSL_new(sctx);
-	SSL_set_fd(ssl, b);
-	if (SSL_accept(ssl) != 1)
-		KT_FAIL("our handshake: %s",
-			ERR_reason_error_string(ERR_get_error()));
-	our_install(b, su);
-	/* OpenSSL is done with the socket; it says nothing on free. */
-	SSL_free(ssl);
+	if (lib) {
+		SSL_CTX_free(sctx);
+		sctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
+		if (!sctx)
+			KT_FAIL("ktls_ctx_new: %s", err);
+		if (ktls_handshake(&ks, sctx, b, 1, &opts))
+			KT_FAIL("ktls_handshake: %s", ks.err);
+		KT_ASSERT_EQ(ks.version, TLS_1_3_VERSION);
+		KT_ASSERT_EQ(ks.cipher, su->cipher);
+	} else {
+		ssl = SSL_new(sctx);
+		SSL_set_fd(ssl, b);
+		if (SSL_accept(ssl) != 1)
+			KT_FAIL("our handshake: %s",
+				ERR_reason_error_string(ERR_get_error()));
+		our_install(b, su);
+		/* OpenSSL is done with the socket; it says nothing on free. */
+		SSL_free(ssl);
+	}
 	if (tx_rekey)
 		KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_REKEY_RECORDS,
 					&tx_rekey, sizeof(tx_rekey)));
@@ -350,23 +367,29 @@ static const struct suite chacha = { "TLS_CHACHA20_POLY1305_SHA256",
 
 static void test_peer_updates_gcm128(void)
 {
-	run(&gcm128, 0);
+	run(&gcm128, 0, 0);
+}
+
+/* libktls hands the secrets over; the program just reads and writes. */
+static void test_libktls_kernel_rekey(void)
+{
+	run(&gcm128, 0, 1);
 }
 
 static void test_peer_updates_gcm256(void)
 {
-	run(&gcm256, 0);
+	run(&gcm256, 0, 0);
 }
 
 static void test_peer_updates_chacha(void)
 {
-	run(&chacha, 0);
+	run(&chacha, 0, 0);
 }
 
 /* Our kernel rekeys every 16 records; OpenSSL reads it all. */
 static void test_tx_rekey_openssl_reads(void)
 {
-	run(&gcm128, 16);
+	run(&gcm128, 16, 0);
 }
 
 KT_MAIN("ktls_kupdate_ossl",
@@ -374,4 +397,5 @@ KT_MAIN("ktls_kupdate_ossl",
 	KT_CASE_T(test_peer_updates_gcm256, 600),
 	KT_CASE_T(test_peer_updates_chacha, 600),
 	KT_CASE_T(test_tx_rekey_openssl_reads, 600),
+	KT_CASE_T(test_libktls_kernel_rekey, 600),
 )

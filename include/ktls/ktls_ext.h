@@ -43,7 +43,8 @@
  * __u32, set and get: with KTLS_TX_SECRET set, send KeyUpdate
  * (update_not_requested) and switch TX after this many records under one
  * key.  0 (default): never.  KTLS_REKEY_RFC_LIMIT: the AES-GCM limit of
- * RFC 8446 5.5 (2^24.5 full-size records, rounded down).
+ * RFC 8446 5.5 (2^24.5 full-size records, rounded down).  EINVAL unless
+ * KTLS_TX_SECRET is set; a userspace TX rekey stops it.
  */
 #define KTLS_TX_REKEY_RECORDS	(KTLS_SOL_TLS_BASE + 3)
 /*
