@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -262,11 +263,33 @@ static void read_exact(int fd, const uint8_t *want, size_t len)
 	}
 }
 
+/* The server busy in sendfile(): it never reads while it sends. */
+static void send_file(int fd, const uint8_t *buf, size_t len)
+{
+	char path[] = "/tmp/kupdate.XXXXXX";
+	int f = mkstemp(path);
+	off_t off = 0;
+	ssize_t n;
+
+	KT_ASSERT(f >= 0);
+	unlink(path);
+	kt_write_all(f, buf, len);
+	while ((size_t)off < len) {
+		n = sendfile(fd, f, &off, len - off);
+		if (n <= 0)
+			KT_FAIL("sendfile at %lld of %zu: %s", (long long)off,
+				len, strerror(errno));
+	}
+	close(f);
+}
+
 /*
  * tx_rekey: the peer only reads and our kernel updates its TX keys every
  * tx_rekey records by itself; else the peer updates both ways.
  */
-static void run(const struct suite *su, uint32_t tx_rekey, int lib)
+enum { MODE_OSSL, MODE_LIB, MODE_SENDFILE };
+
+static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 {
 	struct ktls_opts opts = { .flags = KTLS_F_KERNEL_REKEY };
 	struct ktls_session ks;
@@ -298,7 +321,7 @@ static void run(const struct suite *su, uint32_t tx_rekey, int lib)
 	SSL_CTX_set_keylog_callback(sctx, keylog);
 	KT_ASSERT_EQ(pthread_create(&p.thr, NULL, peer_main, &p), 0);
 
-	if (lib) {
+	if (mode == MODE_LIB) {
 		SSL_CTX_free(sctx);
 		sctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
 		if (!sctx)
@@ -323,7 +346,10 @@ static void run(const struct suite *su, uint32_t tx_rekey, int lib)
 
 	if (!tx_rekey)
 		read_exact(b, p.up, p.total);
-	kt_write_all(b, p.down, p.total);
+	if (mode == MODE_SENDFILE)
+		send_file(b, p.down, p.total);
+	else
+		kt_write_all(b, p.down, p.total);
 	read_exact(b, (const uint8_t *)"bye", 3);
 	pthread_join(p.thr, NULL);
 	if (p.err[0])
@@ -370,29 +396,35 @@ static const struct suite chacha = { "TLS_CHACHA20_POLY1305_SHA256",
 
 static void test_peer_updates_gcm128(void)
 {
-	run(&gcm128, 0, 0);
+	run(&gcm128, 0, MODE_OSSL);
 }
 
 /* libktls hands the secrets over; the program just reads and writes. */
 static void test_libktls_kernel_rekey(void)
 {
-	run(&gcm128, 0, 1);
+	run(&gcm128, 0, MODE_LIB);
+}
+
+/* The downloads of the issue: our end sends with sendfile() only. */
+static void test_peer_updates_sendfile(void)
+{
+	run(&gcm128, 0, MODE_SENDFILE);
 }
 
 static void test_peer_updates_gcm256(void)
 {
-	run(&gcm256, 0, 0);
+	run(&gcm256, 0, MODE_OSSL);
 }
 
 static void test_peer_updates_chacha(void)
 {
-	run(&chacha, 0, 0);
+	run(&chacha, 0, MODE_OSSL);
 }
 
 /* Our kernel rekeys every 16 records; OpenSSL reads it all. */
 static void test_tx_rekey_openssl_reads(void)
 {
-	run(&gcm128, 16, 0);
+	run(&gcm128, 16, MODE_OSSL);
 }
 
 KT_MAIN("ktls_kupdate_ossl",
@@ -401,4 +433,5 @@ KT_MAIN("ktls_kupdate_ossl",
 	KT_CASE_T(test_peer_updates_chacha, 600),
 	KT_CASE_T(test_tx_rekey_openssl_reads, 600),
 	KT_CASE_T(test_libktls_kernel_rekey, 600),
+	KT_CASE_T(test_peer_updates_sendfile, 600),
 )
