@@ -1209,9 +1209,18 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
 	struct ktls_tx *tx = ctx->tx;
+	int rc;
 
+	sock_owned_by_me(sk);
 	/* The new key's rec_seq, installed by the caller, restarts the count. */
-	return ktls_aead_req_replace(&tx->req, aead);
+	rc = ktls_aead_req_replace(&tx->req, aead);
+	if (rc)
+		return rc;
+	/* The program rekeys TX itself: the kernel owes nothing any more. */
+	WRITE_ONCE(tx->ku_pending, 0);
+	WRITE_ONCE(tx->ku_auto, false);
+	tx->gen_records = 0;
+	return 0;
 }
 
 void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)
