@@ -83,6 +83,8 @@ endif
 	install -D -m 644 include/ktls.h $(DESTDIR)$(INCLUDEDIR)/ktls.h
 	install -D -m 644 include/ktls/tls_uapi.h \
 		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h
+	install -D -m 644 include/ktls/ktls_ext.h \
+		$(DESTDIR)$(INCLUDEDIR)/ktls/ktls_ext.h
 	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(KTLS_VERSION)|' \
@@ -98,6 +100,7 @@ ifeq ($(WITH_MODULE),1)
 endif
 	rm -f $(DESTDIR)$(LIBDIR)/libktls.a $(DESTDIR)$(INCLUDEDIR)/ktls.h \
 		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h \
+		$(DESTDIR)$(INCLUDEDIR)/ktls/ktls_ext.h \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/ktls 2>/dev/null
 	for t in $(KTLS_TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done

@@ -37,6 +37,8 @@ union ktls_crypto_info {
 #define KTLS_F_NO_RX		0x2	/* derive but do not install RX */
 #define KTLS_F_NO_INSTALL	(KTLS_F_NO_TX | KTLS_F_NO_RX)
 #define KTLS_F_KEEP_SSL		0x4	/* keep session->ssl after the handshake */
+/* TLS 1.3: let the kernel handle KeyUpdate if it can (ktls_kernel_rekey) */
+#define KTLS_F_KERNEL_REKEY	0x8
 
 struct ktls_opts {
 	const char *ulp;	/* TCP ULP name; NULL: $KTLS_ULP or "tls" */
@@ -105,6 +107,14 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len);
  * and one asking for ours is answered.  0 or -1 (s->err).
  */
 int ktls_key_update(struct ktls_session *s, int request_peer);
+/*
+ * TLS 1.3 with keys installed: hand the kernel the traffic secrets when it
+ * offers in-kernel KeyUpdate (ktls's KTLS_FEATURES probe).  1 if it took
+ * them (KeyUpdates never reach ktls_recv() then), 0 if it does not offer
+ * it (nothing changed), -1 on error (s->err).  ktls_handshake() calls it
+ * with KTLS_F_KERNEL_REKEY.
+ */
+int ktls_kernel_rekey(struct ktls_session *s);
 /* Send an alert record (level, description) through the kernel TX. */
 int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc);
 /* close_notify (if TX is installed), close the fd, wipe the keys. */

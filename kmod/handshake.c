@@ -17,13 +17,17 @@
 int ktls_hs_parse(struct ktls_hs_parser *p, const u8 *buf, unsigned int len)
 {
 	bool key_update_done = false;
-	unsigned int n;
+	unsigned int n, total = len, start = 0;
 
+	p->ku_bytes = 0;
 	while (len) {
 		/* Nothing may follow a KeyUpdate under the same key. */
 		if (key_update_done)
 			return -EBADMSG;
 		if (p->hdr_len < KTLS_HS_HDR) {
+			/* A message starts here. */
+			if (!p->hdr_len)
+				start = total - len;
 			p->hdr[p->hdr_len++] = *buf++;
 			len--;
 			if (p->hdr_len < KTLS_HS_HDR)
@@ -35,6 +39,8 @@ int ktls_hs_parse(struct ktls_hs_parser *p, const u8 *buf, unsigned int len)
 				return -EBADMSG;
 		} else {
 			n = min(p->left, len);
+			if (p->hdr[0] == KTLS_HS_KEY_UPDATE)
+				p->ku_request = *buf;
 			buf += n;
 			len -= n;
 			p->left -= n;
@@ -45,5 +51,9 @@ int ktls_hs_parse(struct ktls_hs_parser *p, const u8 *buf, unsigned int len)
 			p->hdr_len = 0;
 		}
 	}
+	/* The record ends in a KeyUpdate, whole or begun. */
+	if (key_update_done ||
+	    (p->hdr_len && p->hdr[0] == KTLS_HS_KEY_UPDATE))
+		p->ku_bytes = total - start;
 	return key_update_done;
 }

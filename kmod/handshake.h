@@ -19,6 +19,9 @@ struct ktls_hs_parser {
 	u32 left;
 	u8 hdr[KTLS_HS_HDR];
 	u8 hdr_len;
+	/* Set by each ktls_hs_parse() call, for the record it was fed: */
+	u8 ku_request;		/* request_update of the KeyUpdate it ended */
+	u32 ku_bytes;		/* its trailing bytes that belong to one */
 };
 
 /*
@@ -27,6 +30,9 @@ struct ktls_hs_parser {
  * the next key), 0 otherwise, -EBADMSG for a malformed stream: a KeyUpdate
  * that is not 1 byte long, or bytes after a KeyUpdate in its record
  * (RFC 8446 5.1: a key change must align with a record boundary).
+ * A KeyUpdate's bytes are always the tail of the records it spans: the
+ * count is in p->ku_bytes, so the kernel can drop them when it consumes
+ * the KeyUpdate and hand the reader the messages before it.
  */
 int ktls_hs_parse(struct ktls_hs_parser *p, const u8 *buf, unsigned int len);
 

@@ -12,6 +12,7 @@
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <ktls/tls_uapi.h>
+#include <ktls/ktls_ext.h>
 
 #include "compat.h"
 
@@ -80,6 +81,7 @@ struct ktls_tx;
 struct ktls_rx;
 
 struct ktls_protos;
+struct ktls_ku;
 
 struct ktls_context {
 	struct sock *sk;
@@ -97,6 +99,13 @@ struct ktls_context {
 	struct ktls_crypto rx_crypto;
 	struct ktls_tx *tx;		/* owned by tx.c, NULL until TLS_TX */
 	struct ktls_rx *rx;		/* owned by rx.c, NULL until TLS_RX */
+
+	/* In-kernel KeyUpdate (keyupd.c); all under the socket lock. */
+	struct ktls_ku *tx_ku;		/* NULL: no TX secret */
+	struct ktls_ku *rx_ku;		/* NULL: KeyUpdate stops RX */
+	u32 tx_gen, rx_gen;		/* KTLS_KEY_GEN */
+	u32 tx_rekey_records;		/* KTLS_TX_REKEY_RECORDS, 0: off */
+	u32 tx_pad;			/* KTLS_TX_PAD, 0: off */
 
 	struct rcu_head rcu;
 };

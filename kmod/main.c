@@ -17,6 +17,7 @@
 #include "ktls.h"
 #include "sockopt.h"
 #include "stats.h"
+#include "keyupd.h"
 #include "tx.h"
 #include "rx.h"
 
@@ -83,6 +84,8 @@ static void ktls_close(struct sock *sk, long timeout)
 		ktls_rx_free(ctx);
 	ktls_crypto_free(&ctx->tx_crypto);
 	ktls_crypto_free(&ctx->rx_crypto);
+	ktls_ku_free(ctx->tx_ku);
+	ktls_ku_free(ctx->rx_ku);
 
 	ctx->sk_proto->close(sk, timeout);
 	/* Lockless readers (diag, sockmap checks) may still hold it. */

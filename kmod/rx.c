@@ -28,16 +28,21 @@
 #include <linux/splice.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <net/tcp.h>
 
 #include "handshake.h"
+#include "keyupd.h"
 #include "rx.h"
 #include "stats.h"
+#include "tx.h"
 
 /* A record's plaintext spans 5 pages; leave room for a split iovec. */
 #define KTLS_RX_ZC_PAGES	8
 /* skb pieces a record may span in TCP's queue before it is copied out. */
 #define KTLS_RX_SRC_SG		48
+/* Records left unread this long are opened by the idle work. */
+#define KTLS_RX_IDLE_DELAY	(HZ / 100 ?: 1)
 
 /* One record: header and ciphertext, opened in place. */
 struct ktls_rx_rec {
@@ -61,12 +66,20 @@ struct ktls_rx {
 	bool rec_queued;		/* cur holds a whole record */
 	bool stopped;			/* framing error: no more records */
 	bool key_expired;		/* KeyUpdate read: wait for TLS_RX */
+	bool ku_now;			/* the kernel steps RX after this one */
 	struct ktls_hs_parser hs;	/* TLS 1.3 handshake messages */
 	bool reader_present;
 	bool taken;			/* a reader took a record: wake pollers */
 	unsigned int charged;		/* record buffers charged to sk */
 	int fatal;			/* sticky -EBADMSG after a bad record */
 	wait_queue_head_t wq;		/* readers waiting for reader_present */
+	/*
+	 * With the RX secret set, records nobody reads are opened by this
+	 * work, so a KeyUpdate (and its answer) does not wait for a reader.
+	 */
+	struct delayed_work idle;
+	struct sock *sk;
+	bool closing;			/* ktls_rx_release() ran */
 
 	u16 version;
 	u8 eiv;				/* explicit nonce bytes per record */
@@ -313,6 +326,14 @@ static void ktls_rx_data_ready(struct sock *sk)
 	}
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
+	/*
+	 * Lockless hints: the work checks again under the socket lock.  Not
+	 * rec_queued: with every buffer on the ready list nothing is
+	 * framed here, yet the work can allocate one.
+	 */
+	if (READ_ONCE(ctx->rx_ku) && tcp_inq(sk) &&
+	    !READ_ONCE(rx->reader_present))
+		queue_delayed_work(system_wq, &rx->idle, KTLS_RX_IDLE_DELAY);
 	rx->saved_data_ready(sk);
 }
 
@@ -663,6 +684,64 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	return 0;
 }
 
+/*
+ * The RX secret is set: the kernel consumes KeyUpdates.  Its bytes (the
+ * record's tail, see ktls_hs_parse()) are cut from the text; messages
+ * before it still reach the reader.  ended: the record completes one.
+ */
+static int ktls_rx_ku_consume(struct ktls_context *ctx, struct ktls_rx *rx,
+			      struct ktls_rx_rec *rec, unsigned int *pt_len,
+			      int ended)
+{
+	*pt_len -= rx->hs.ku_bytes;
+	if (ended) {
+		/* RFC 8446 4.6.3: anything but 0 or 1 is illegal. */
+		if (rx->hs.ku_request > 1)
+			return -EBADMSG;
+		rx->ku_now = true;
+		ktls_stat_inc(sock_net(ctx->sk), KTLS_STAT_RX_REKEY_RECEIVED);
+	}
+	/*
+	 * Nothing left: an empty data record, which every reader skips
+	 * without a trace (no type, no 0-byte read).
+	 */
+	if (!*pt_len)
+		rec->type = KTLS_TYPE_DATA;
+	return 0;
+}
+
+static void ktls_rx_peek_setkey(struct ktls_context *ctx, struct ktls_rx *rx);
+
+/*
+ * Step RX past the KeyUpdate just opened (its sequence number taken):
+ * the next record is opened with the next generation.  An update the
+ * peer asked for is the TX side's to send.  Socket owned.
+ */
+static void ktls_rx_key_update(struct sock *sk, struct ktls_context *ctx,
+			       struct ktls_rx *rx)
+{
+	struct net *net = sock_net(sk);
+
+	sock_owned_by_me(sk);
+	rx->ku_now = false;
+	if (ktls_ku_step(ctx->rx_ku, &ctx->rx_crypto)) {
+		ktls_stat_inc(net, KTLS_STAT_KU_FAIL);
+		/* The next record can't be opened: fail as a bad one. */
+		WRITE_ONCE(rx->fatal, -EBADMSG);
+		ktls_rx_abort(sk, rx, -EBADMSG);
+		return;
+	}
+	ctx->rx_gen++;
+	ktls_rx_peek_setkey(ctx, rx);
+	ktls_stat_inc(net, KTLS_STAT_RX_KU_AUTO);
+	if (!rx->hs.ku_request)
+		return;
+	if (ctx->tx && ctx->tx_ku)
+		ktls_tx_key_update_request(sk, ctx);
+	else
+		ktls_stat_inc(net, KTLS_STAT_KU_UNANSWERED);
+}
+
 /* Open rec in place; on success rec->off/len/type describe the text. */
 static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 			   struct ktls_rx_rec *rec, unsigned int rec_len)
@@ -692,7 +771,12 @@ static int ktls_rx_decrypt(struct ktls_context *ctx, struct ktls_rx *rx,
 			err = ktls_hs_parse(&rx->hs, pt, pt_len);
 			if (err < 0)
 				return err;
-			if (err) {
+			if (ctx->rx_ku) {
+				err = ktls_rx_ku_consume(ctx, rx, rec, &pt_len,
+							 err);
+				if (err)
+					return err;
+			} else if (err) {
 				WRITE_ONCE(rx->key_expired, true);
 				ktls_stat_inc(sock_net(ctx->sk),
 					      KTLS_STAT_RX_REKEY_RECEIVED);
@@ -732,6 +816,8 @@ static struct ktls_rx_rec *ktls_rx_take(struct sock *sk,
 	ktls_seq_advance(ctx->rx_crypto.rec_seq);
 	/* Unused for opening, but getsockopt() reports it as in-tree. */
 	ktls_iv_advance(&ctx->rx_crypto, rx->version);
+	if (unlikely(rx->ku_now))
+		ktls_rx_key_update(sk, ctx, rx);
 	return rec;
 }
 
@@ -1298,6 +1384,57 @@ static int ktls_rx_read_sock(struct sock *sk, read_descriptor_t *desc,
 	return copied ?: err;
 }
 
+/*
+ * No reader came for the records that arrived: open whole ones at the
+ * head of the queue onto rx->ready, in order, as MSG_PEEK would, so a
+ * KeyUpdate among them is acted on now.  Readers get the text later,
+ * unchanged.  Opened records are bounded by the receive buffer; past it
+ * TCP's window closes as it would for any reader that does not read.
+ * Takes the socket lock only (a sender blocked in TCP has let it go);
+ * never tx->lock.
+ */
+static void ktls_rx_idle_work(struct work_struct *work)
+{
+	struct ktls_rx *rx = container_of(to_delayed_work(work),
+					  struct ktls_rx, idle);
+	struct sock *sk = rx->sk;
+	struct ktls_context *ctx;
+	struct ktls_rx_rec *rec;
+	int err = 0;
+
+	lock_sock(sk);
+	ctx = ktls_get_ctx(sk);
+	if (rx->closing || rx->reader_present || !ctx->rx_ku)
+		goto unlock;
+	while (!rx->fatal && !rx->key_expired &&
+	       rx->charged + ktls_rx_rec_bytes(rx) <=
+	       (unsigned int)READ_ONCE(sk->sk_rcvbuf)) {
+		if (!ktls_rx_ready_now(sk, rx))
+			break;
+		rec = ktls_rx_open(sk, ctx, rx, &err);
+		if (!rec)
+			break;
+		/* Hidden (a consumed KeyUpdate): drop it now. */
+		if (!rec->len && rec->type == KTLS_TYPE_DATA)
+			ktls_rx_consume(sk, rx, rec, 0);
+	}
+	ktls_rx_update(sk, rx);
+	if (rx->taken) {
+		rx->taken = false;
+		if (ktls_rx_readable(rx))
+			rx->saved_data_ready(sk);
+	}
+unlock:
+	release_sock(sk);
+}
+
+void ktls_rx_idle_kick(struct sock *sk, struct ktls_context *ctx)
+{
+	sock_owned_by_me(sk);
+	if (ctx->rx && ctx->rx_ku)
+		queue_delayed_work(system_wq, &ctx->rx->idle, 0);
+}
+
 void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops)
 {
 	prot->recvmsg = ktls_rx_recvmsg;
@@ -1324,6 +1461,8 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
 	rx->src_end = ARRAY_SIZE(rx->sg_src) - 1;
 	init_waitqueue_head(&rx->wq);
+	INIT_DELAYED_WORK(&rx->idle, ktls_rx_idle_work);
+	rx->sk = sk;
 	rx->version = c->conf.info.version;
 	rx->eiv = rx->version == TLS_1_3_VERSION ? 0 : ci->explicit_iv;
 	rx->min_len = ci->tag_size + rx->eiv;
@@ -1385,6 +1524,8 @@ void ktls_rx_release(struct sock *sk, struct ktls_context *ctx)
 	struct ktls_rx *rx = ctx->rx;
 
 	sock_owned_by_me(sk);
+	/* The idle work stands down; ktls_rx_free() waits for it. */
+	rx->closing = true;
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_data_ready == ktls_rx_data_ready)
 		sk->sk_data_ready = rx->saved_data_ready;
@@ -1400,6 +1541,7 @@ void ktls_rx_free(struct ktls_context *ctx)
 	struct ktls_rx *rx = ctx->rx;
 	struct ktls_rx_rec *rec, *tmp;
 
+	cancel_delayed_work_sync(&rx->idle);
 	list_for_each_entry_safe(rec, tmp, &rx->ready, list) {
 		list_del(&rec->list);
 		kfree_sensitive(rec);

@@ -21,6 +21,8 @@ void ktls_rx_build_proto(struct proto *prot, struct proto_ops *ops);
 int ktls_rx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead);
 void ktls_rx_rekey_done(struct sock *sk, struct ktls_context *ctx);
+/* KTLS_RX_SECRET was set: look at records already queued. */
+void ktls_rx_idle_kick(struct sock *sk, struct ktls_context *ctx);
 /* close(): socket locked; unhook callbacks. */
 void ktls_rx_release(struct sock *sk, struct ktls_context *ctx);
 /* close(): after release_sock(); may sleep; frees ctx->rx. */

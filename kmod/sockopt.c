@@ -11,6 +11,7 @@
 #include <linux/uaccess.h>
 
 #include "ktls.h"
+#include "keyupd.h"
 #include "sockopt.h"
 #include "stats.h"
 #include "tx.h"
@@ -86,6 +87,16 @@ static int ktls_rekey(struct sock *sk, struct ktls_context *ctx,
 	*c = *n;
 	c->ready = true;
 	kfree_sensitive(n);
+	/* The program stepped the key itself: the kernel's chain ends. */
+	if (tx) {
+		ktls_ku_free(ctx->tx_ku);
+		ctx->tx_ku = NULL;
+		ctx->tx_gen++;
+	} else {
+		ktls_ku_free(ctx->rx_ku);
+		ctx->rx_ku = NULL;
+		ctx->rx_gen++;
+	}
 	if (!tx)
 		ktls_rx_rekey_done(sk, ctx);
 	goto count;
@@ -337,6 +348,93 @@ static int ktls_get_tx_max_payload(struct ktls_context *ctx,
 	return 0;
 }
 
+static int ktls_get_u32(u32 value, char __user *optval, int __user *optlen)
+{
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(value))
+		return -EINVAL;
+	if (put_user(sizeof(value), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
+static int ktls_set_u32(sockptr_t optval, unsigned int optlen, u32 *value)
+{
+	if (sockptr_is_null(optval) || optlen != sizeof(*value))
+		return -EINVAL;
+	if (copy_from_sockptr(value, optval, sizeof(*value)))
+		return -EFAULT;
+	return 0;
+}
+
+static int ktls_set_tx_rekey_records(struct sock *sk,
+				     struct ktls_context *ctx,
+				     sockptr_t optval, unsigned int optlen)
+{
+	u32 value;
+	int rc;
+
+	sock_owned_by_me(sk);
+	rc = ktls_set_u32(optval, optlen, &value);
+	if (rc)
+		return rc;
+	if (!ctx->tx_crypto.ready ||
+	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
+		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: TLS 1.3 TX keys not set\n");
+		return -EINVAL;
+	}
+	/* The kernel can only step TX keys it can derive. */
+	if (value && !ctx->tx_ku) {
+		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: KTLS_TX_SECRET not set\n");
+		return -EINVAL;
+	}
+	if (value == KTLS_REKEY_RFC_LIMIT)
+		value = KTLS_REKEY_RFC_RECORDS;
+	ctx->tx_rekey_records = value;
+	return 0;
+}
+
+static int ktls_set_tx_pad(struct sock *sk, struct ktls_context *ctx,
+			   sockptr_t optval, unsigned int optlen)
+{
+	u32 value;
+	int rc;
+
+	sock_owned_by_me(sk);
+	rc = ktls_set_u32(optval, optlen, &value);
+	if (rc)
+		return rc;
+	if (!ctx->tx_crypto.ready ||
+	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
+		pr_warn_ratelimited("KTLS_TX_PAD: TLS 1.3 TX keys not set\n");
+		return -EINVAL;
+	}
+	ctx->tx_pad = value;
+	return 0;
+}
+
+static int ktls_get_key_gen(struct ktls_context *ctx, char __user *optval,
+			    int __user *optlen)
+{
+	struct ktls_key_gen gen = { .tx = ctx->tx_gen, .rx = ctx->rx_gen };
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(gen))
+		return -EINVAL;
+	if (put_user(sizeof(gen), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &gen, sizeof(gen)))
+		return -EFAULT;
+	return 0;
+}
+
 int ktls_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen)
 {
@@ -362,6 +460,19 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 		break;
 	case TLS_TX_MAX_PAYLOAD_LEN:
 		rc = ktls_set_tx_max_payload(ctx, optval, optlen);
+		break;
+	case KTLS_TX_SECRET:
+	case KTLS_RX_SECRET:
+		rc = ktls_ku_set_secret(sk, ctx, optval, optlen,
+					optname == KTLS_TX_SECRET);
+		if (!rc && optname == KTLS_RX_SECRET)
+			ktls_rx_idle_kick(sk, ctx);
+		break;
+	case KTLS_TX_REKEY_RECORDS:
+		rc = ktls_set_tx_rekey_records(sk, ctx, optval, optlen);
+		break;
+	case KTLS_TX_PAD:
+		rc = ktls_set_tx_pad(sk, ctx, optval, optlen);
 		break;
 	default:
 		rc = -ENOPROTOOPT;
@@ -396,6 +507,24 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 		break;
 	case TLS_TX_MAX_PAYLOAD_LEN:
 		rc = ktls_get_tx_max_payload(ctx, optval, optlen);
+		break;
+	case KTLS_FEATURES:
+		rc = ktls_get_u32(KTLS_FEAT_KEY_UPDATE | KTLS_FEAT_TX_REKEY |
+				  KTLS_FEAT_TX_PAD, optval, optlen);
+		break;
+	case KTLS_TX_SECRET:
+	case KTLS_RX_SECRET:
+		/* Secrets go in, never out. */
+		rc = -EPERM;
+		break;
+	case KTLS_TX_REKEY_RECORDS:
+		rc = ktls_get_u32(ctx->tx_rekey_records, optval, optlen);
+		break;
+	case KTLS_TX_PAD:
+		rc = ktls_get_u32(ctx->tx_pad, optval, optlen);
+		break;
+	case KTLS_KEY_GEN:
+		rc = ktls_get_key_gen(ctx, optval, optlen);
 		break;
 	default:
 		rc = -ENOPROTOOPT;

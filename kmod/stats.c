@@ -40,6 +40,12 @@ static const char * const ktls_stat_names[KTLS_STAT_MAX] = {
 	[KTLS_STAT_RX_REKEY_ERROR]	= "TlsRxRekeyError",
 	[KTLS_STAT_RX_REKEY_RECEIVED]	= "TlsRxRekeyReceived",
 	[KTLS_STAT_TX_POOL_PAGES]	= "KtlsTxPoolPages",
+	[KTLS_STAT_RX_KU_AUTO]		= "KtlsRxKeyUpdateAuto",
+	[KTLS_STAT_TX_KU_AUTO]		= "KtlsTxKeyUpdateAuto",
+	[KTLS_STAT_KU_ANSWERED]		= "KtlsKeyUpdateAnswered",
+	[KTLS_STAT_KU_UNANSWERED]	= "KtlsKeyUpdateUnanswered",
+	[KTLS_STAT_KU_FAIL]		= "KtlsKeyUpdateFail",
+	[KTLS_STAT_TX_PAD_BYTES]	= "KtlsTxPadBytes",
 };
 
 void ktls_stat_add(const struct net *net, enum ktls_stat item, long n)

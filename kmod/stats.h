@@ -22,6 +22,12 @@ enum ktls_stat {
 	KTLS_STAT_RX_REKEY_ERROR,
 	KTLS_STAT_RX_REKEY_RECEIVED,
 	KTLS_STAT_TX_POOL_PAGES,	/* ktls's own: TX page pools, now */
+	KTLS_STAT_RX_KU_AUTO,		/* RX keys stepped by the kernel */
+	KTLS_STAT_TX_KU_AUTO,		/* KeyUpdates the kernel sent */
+	KTLS_STAT_KU_ANSWERED,		/* update_requested answered */
+	KTLS_STAT_KU_UNANSWERED,	/* update_requested, no TX secret */
+	KTLS_STAT_KU_FAIL,		/* a step failed: connection stopped */
+	KTLS_STAT_TX_PAD_BYTES,		/* zero bytes of TLS 1.3 padding */
 	KTLS_STAT_MAX
 };
 

@@ -23,11 +23,14 @@
 #include <net/inet_common.h>
 #include <net/tcp.h>
 
+#include "keyupd.h"
 #include "stats.h"
 #include "tx.h"
 
 #define KTLS_TX_PT_FRAGS	32	/* plaintext fragments per record */
 #define KTLS_TX_CT_FRAGS	8	/* ciphertext pieces per record */
+/* TLS 1.3 padding: zero page pieces of up to a whole inner plaintext */
+#define KTLS_TX_PAD_FRAGS	DIV_ROUND_UP(KTLS_MAX_PAYLOAD + 1, PAGE_SIZE)
 #define KTLS_TX_POOL_ORDER	3	/* 32 KiB pool pages, as sk_page_frag */
 #define KTLS_TX_POOL_MAX	64
 #define KTLS_TX_POOL_IDLE	HZ	/* unused this long: pool released */
@@ -88,11 +91,21 @@ struct ktls_tx {
 	unsigned long pool_used;	/* jiffies of the last pool_get */
 	struct delayed_work trim;
 
+	/*
+	 * In-kernel KeyUpdate, under the socket lock (read locklessly by
+	 * ktls_tx_unlock()): answers owed to the peer's update_requested,
+	 * and the KTLS_TX_REKEY_RECORDS limit reached.  Records sealed
+	 * under the current key count toward that limit.
+	 */
+	unsigned int ku_pending;
+	bool ku_auto;
+	u32 gen_records;
+
 	struct page *pin[KTLS_TX_PT_FRAGS];	/* ktls_tx_seal_user() */
 	u8 inner_type;			/* TLS 1.3 content type byte */
 	u8 aad[KTLS_MAX_AAD];
 	u8 nonce[KTLS_AEAD_IV_SIZE];
-	struct scatterlist src[KTLS_TX_PT_FRAGS + 2];
+	struct scatterlist src[KTLS_TX_PT_FRAGS + 2 + KTLS_TX_PAD_FRAGS];
 	struct scatterlist dst[KTLS_TX_CT_FRAGS + 1];
 };
 
@@ -183,6 +196,7 @@ static void ktls_tx_unlock(struct ktls_tx *tx)
 	if (test_bit(KTLS_TX_PUSH_WANTED, &tx->flags) &&
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags) &&
 	    (READ_ONCE(tx->ct_len) || READ_ONCE(tx->pt_closed) ||
+	     READ_ONCE(tx->ku_pending) || READ_ONCE(tx->ku_auto) ||
 	     test_bit(KTLS_TX_SEAL_WANTED, &tx->flags)))
 		queue_delayed_work(system_wq, &tx->work, 0);
 }
@@ -352,6 +366,39 @@ undo:
 	return -ENOMEM;
 }
 
+/*
+ * KTLS_TX_PAD: zeros after the TLS 1.3 inner type byte so the inner
+ * plaintext (inner bytes so far) is a multiple of the option's value,
+ * capped by TLS_TX_MAX_PAYLOAD_LEN + 1 (RFC 8446 5.4; 8449 4).
+ */
+static unsigned int ktls_tx_pad_len(const struct ktls_context *ctx,
+				    unsigned int inner)
+{
+	unsigned int max = ctx->tx_max_payload + 1;
+	u32 unit = ctx->tx_pad;
+	unsigned int want;
+
+	if (unit <= 1 || inner >= max)
+		return 0;
+	if (unit >= max)
+		want = max;
+	else
+		want = min(roundup(inner, unit), max);
+	return want - inner;
+}
+
+/* Point sg entries at pad zero bytes (the zero page, read only). */
+static void ktls_tx_sg_pad(struct scatterlist *sg, unsigned int pad)
+{
+	unsigned int n = 0, chunk;
+
+	while (pad) {
+		chunk = min_t(unsigned int, pad, PAGE_SIZE);
+		sg_set_page(&sg[n++], ZERO_PAGE(0), chunk, 0);
+		pad -= chunk;
+	}
+}
+
 /* Seal the open record into tx->ct.  The caller pushed any older one. */
 static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 			struct ktls_tx *tx)
@@ -359,7 +406,7 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	struct ktls_crypto *c = &ctx->tx_crypto;
 	bool tls13 = ctx->version == TLS_1_3_VERSION;
 	unsigned int explicit = tls13 ? 0 : c->cipher->explicit_iv;
-	unsigned int len, skip, ptlen, aadlen, i, n;
+	unsigned int len, skip, ptlen, aadlen, i, n, pad = 0;
 	DECLARE_CRYPTO_WAIT(wait);
 	u8 *hdr;
 	int rc;
@@ -371,7 +418,10 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	}
 
 	ptlen = tx->pt_len + tls13;
-	len = tx->pt_len + ktls_record_overhead(c, ctx->version);
+	if (tls13)
+		pad = ktls_tx_pad_len(ctx, ptlen);
+	ptlen += pad;
+	len = tx->pt_len + pad + ktls_record_overhead(c, ctx->version);
 	rc = ktls_tx_alloc_ct(sk, tx, len);
 	if (rc)
 		return rc;
@@ -390,9 +440,9 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 				tx->pt_type,
 				tls13 ? len - KTLS_HEADER_SIZE : tx->pt_len);
 
-	/* src: aad | plaintext fragments | inner type (1.3) */
+	/* src: aad | plaintext fragments | inner type (1.3) | zeros */
 	n = tx->pt_n + 1 + tls13;
-	sg_init_table(tx->src, n);
+	sg_init_table(tx->src, n + DIV_ROUND_UP(pad, PAGE_SIZE));
 	sg_set_buf(&tx->src[0], tx->aad, aadlen);
 	for (i = 0; i < tx->pt_n; i++)
 		sg_set_page(&tx->src[i + 1], tx->pt[i].bv_page,
@@ -400,6 +450,7 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	if (tls13) {
 		tx->inner_type = tx->pt_type;
 		sg_set_buf(&tx->src[n - 1], &tx->inner_type, 1);
+		ktls_tx_sg_pad(&tx->src[n], pad);
 	}
 
 	/* dst: aad | the ciphertext pieces after header and nonce */
@@ -437,7 +488,94 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	ktls_iv_advance(c, ctx->version);
 	/* Can't wrap: ktls_tx_seq_last() stops at the last number. */
 	ktls_seq_advance(c->rec_seq);
+	if (pad)
+		ktls_stat_add(sock_net(sk), KTLS_STAT_TX_PAD_BYTES, pad);
+	if (ctx->tx_rekey_records && ctx->tx_ku &&
+	    ++tx->gen_records >= ctx->tx_rekey_records)
+		WRITE_ONCE(tx->ku_auto, true);
 	return 0;
+}
+
+/* A KeyUpdate is due: the peer asked for one, or the record limit. */
+static bool ktls_tx_ku_wanted(const struct ktls_context *ctx,
+			      const struct ktls_tx *tx)
+{
+	return ctx->tx_ku && (tx->ku_pending || tx->ku_auto);
+}
+
+/*
+ * Seal KeyUpdate(update_not_requested) under the current key, then step
+ * TX to the next generation: every later record uses it.  Nothing may be
+ * open or waiting for TCP (the caller sealed and pushed it): the record
+ * order on the wire is the order of the keys.
+ */
+static int ktls_tx_seal_key_update(struct sock *sk, struct ktls_context *ctx,
+				   struct ktls_tx *tx)
+{
+	struct page *page;
+	u8 *msg;
+	int rc;
+
+	sock_owned_by_me(sk);
+	if (WARN_ON_ONCE(tx->pt_len || tx->ct_len))
+		return -EINVAL;
+	/* Rare: a page of its own rather than the task's page frag. */
+	page = alloc_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	msg = page_address(page);
+	msg[0] = KTLS_HS_KEY_UPDATE;
+	msg[1] = 0;
+	msg[2] = 0;
+	msg[3] = 1;
+	msg[4] = 0;		/* update_not_requested */
+	bvec_set_page(&tx->pt[0], page, 5, 0);
+	tx->pt_n = 1;
+	tx->pt_len = 5;
+	tx->pt_type = KTLS_TYPE_HANDSHAKE;
+	rc = ktls_tx_seal(sk, ctx, tx);
+	if (rc) {
+		/* Not left open: it would be sealed later without the step. */
+		ktls_tx_drop_pt(sk, tx);
+		return rc;
+	}
+	rc = ktls_ku_step(ctx->tx_ku, &ctx->tx_crypto);
+	if (rc) {
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_KU_FAIL);
+		ktls_tx_abort(sk, EBADMSG);
+		return -EBADMSG;
+	}
+	ctx->tx_gen++;
+	tx->gen_records = 0;
+	WRITE_ONCE(tx->ku_auto, false);
+	if (tx->ku_pending) {
+		WRITE_ONCE(tx->ku_pending, tx->ku_pending - 1);
+		ktls_stat_inc(sock_net(sk), KTLS_STAT_KU_ANSWERED);
+	}
+	ktls_stat_inc(sock_net(sk), KTLS_STAT_TX_KU_AUTO);
+	return 0;
+}
+
+/*
+ * The next step towards a due KeyUpdate, the sealed record pushed: seal
+ * the open record (it closes under the old key), else the KeyUpdate.
+ */
+static int ktls_tx_ku_step(struct sock *sk, struct ktls_context *ctx,
+			   struct ktls_tx *tx)
+{
+	if (tx->pt_len)
+		return ktls_tx_seal(sk, ctx, tx);
+	return ktls_tx_seal_key_update(sk, ctx, tx);
+}
+
+void ktls_tx_key_update_request(struct sock *sk, struct ktls_context *ctx)
+{
+	struct ktls_tx *tx = ctx->tx;
+
+	sock_owned_by_me(sk);
+	WRITE_ONCE(tx->ku_pending, tx->ku_pending + 1);
+	/* A sender holding tx->lock does it in its loop or at unlock. */
+	ktls_tx_kick(tx);
 }
 
 /* Copy up to len bytes from the iter into the open record. */
@@ -596,6 +734,14 @@ static int ktls_tx_send(struct sock *sk, struct iov_iter *from, int flags,
 			if (rc)
 				break;
 		}
+		if (unlikely(ktls_tx_ku_wanted(ctx, tx))) {
+			rc = ktls_tx_ku_step(sk, ctx, tx);
+			if (rc == -ENOMEM)
+				goto wait_for_memory;
+			if (rc)
+				break;
+			continue;
+		}
 		if (tx->pt_len && (flush || tx->pt_closed ||
 				   ktls_tx_full(ctx, tx) ||
 				   tx->pt_type != type || (!left && !more))) {
@@ -673,6 +819,9 @@ wait_for_memory:
 		WRITE_ONCE(tx->pt_closed, true);
 		ktls_tx_kick(tx);
 	}
+	/* Left undone (no room, a signal): the work finishes it. */
+	if (ktls_tx_ku_wanted(ctx, tx))
+		ktls_tx_kick(tx);
 	if (copied)
 		return copied;
 	return rc < 0 ? sk_stream_error(sk, flags, rc) : rc;
@@ -958,9 +1107,23 @@ static void ktls_tx_push_pending(struct sock *sk, struct ktls_tx *tx)
 	lockdep_assert_held(&tx->lock);
 	if (test_and_clear_bit(KTLS_TX_SEAL_WANTED, &tx->flags) && tx->pt_len)
 		WRITE_ONCE(tx->pt_closed, true);
-	/* Not all taken: TCP calls write_space again as room comes. */
-	if (tx->ct_len && ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
-		return;
+	for (;;) {
+		/* Not all taken: TCP calls write_space again as room comes. */
+		if (tx->ct_len &&
+		    ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+			return;
+		/* A KeyUpdate is due even when nobody sends. */
+		if (!ktls_tx_ku_wanted(ctx, tx))
+			break;
+		rc = ktls_tx_ku_step(sk, ctx, tx);
+		if (rc == -ENOMEM) {
+			queue_delayed_work(system_wq, &tx->work,
+					   KTLS_TX_RETRY);
+			return;
+		}
+		if (rc)
+			return;
+	}
 	if (!tx->pt_len || !tx->pt_closed)
 		return;
 	rc = ktls_tx_seal(sk, ctx, tx);
@@ -1046,9 +1209,18 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead)
 {
 	struct ktls_tx *tx = ctx->tx;
+	int rc;
 
+	sock_owned_by_me(sk);
 	/* The new key's rec_seq, installed by the caller, restarts the count. */
-	return ktls_aead_req_replace(&tx->req, aead);
+	rc = ktls_aead_req_replace(&tx->req, aead);
+	if (rc)
+		return rc;
+	/* The program rekeys TX itself: the kernel owes nothing any more. */
+	WRITE_ONCE(tx->ku_pending, 0);
+	WRITE_ONCE(tx->ku_auto, false);
+	tx->gen_records = 0;
+	return 0;
 }
 
 void ktls_tx_build_proto(struct proto *prot, struct proto_ops *ops)

@@ -23,6 +23,12 @@ void ktls_tx_free(struct ktls_context *ctx);
  */
 int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 		  struct crypto_aead *aead);
+/*
+ * The peer's KeyUpdate asked for ours (socket locked, TX secret set):
+ * whoever holds tx->lock next (a sender, else the work) closes the open
+ * record, sends KeyUpdate and steps TX, once per call, in order with data.
+ */
+void ktls_tx_key_update_request(struct sock *sk, struct ktls_context *ctx);
 /* Plaintext waits in an open record; socket locked. */
 bool ktls_tx_record_open(const struct ktls_context *ctx);
 /* Installed as sk->sk_write_space while TX is configured. */

@@ -29,6 +29,8 @@ static const char *const names[] = {
 	"TlsDecryptError", "TlsDecryptRetry", "TlsRxNoPadViolation",
 	"TlsTxRekeyOk", "TlsTxRekeyError", "TlsRxRekeyOk",
 	"TlsRxRekeyError", "TlsRxRekeyReceived", "KtlsTxPoolPages",
+	"KtlsRxKeyUpdateAuto", "KtlsTxKeyUpdateAuto", "KtlsKeyUpdateAnswered",
+	"KtlsKeyUpdateUnanswered", "KtlsKeyUpdateFail", "KtlsTxPadBytes",
 };
 #define N_NAMES	(sizeof(names) / sizeof(names[0]))
 

@@ -159,6 +159,8 @@ int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
 						SSL_get_session(ssl));
 	if (ktls_install(s, !(flags & KTLS_F_NO_TX), !(flags & KTLS_F_NO_RX)))
 		goto fail;
+	if ((flags & KTLS_F_KERNEL_REKEY) && ktls_kernel_rekey(s) < 0)
+		goto fail;
 	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
 	if (flags & KTLS_F_KEEP_SSL)
 		s->ssl = ssl;

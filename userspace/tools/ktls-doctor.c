@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include <ktls.h>
+#include <ktls/ktls_ext.h>
 
 #ifndef AF_ALG
 #define AF_ALG		38
@@ -644,6 +645,44 @@ out:
 		close(b);
 }
 
+/*
+ * ktls's own options (include/ktls/ktls_ext.h): the KTLS_FEATURES probe on
+ * a TLS socket.  The in-tree kTLS answers ENOPROTOOPT.
+ */
+static void check_extensions(const struct state *s)
+{
+	static const char check[] = "in-kernel KeyUpdate, padding";
+	uint32_t feat = 0;
+	socklen_t len = sizeof(feat);
+	int a = -1, b = -1;
+
+	if (!s->ulp_ok) {
+		report(ST_SKIP, check, NULL, "ULP \"%s\" not registered",
+		       s->ulp);
+		return;
+	}
+	if (tcp_pair(&a, &b) ||
+	    setsockopt(a, IPPROTO_TCP, TCP_ULP, s->ulp, strlen(s->ulp) + 1)) {
+		report(ST_SKIP, check, NULL, "no TLS socket to ask: %s",
+		       strerror(errno));
+	} else if (getsockopt(a, SOL_TLS, KTLS_FEATURES, &feat, &len)) {
+		report(ST_WARN, check,
+		       "load ktls for KTLS_TX_SECRET/KTLS_RX_SECRET; else the program must answer KeyUpdate",
+		       "not offered by ULP \"%s\" (%s)", s->ulp,
+		       strerror(errno));
+	} else {
+		report(ST_PASS, check, NULL,
+		       "offered (0x%x):%s%s%s", feat,
+		       feat & KTLS_FEAT_KEY_UPDATE ? " KeyUpdate" : "",
+		       feat & KTLS_FEAT_TX_REKEY ? " TX-rekey" : "",
+		       feat & KTLS_FEAT_TX_PAD ? " padding" : "");
+	}
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+}
+
 /* --- OpenSSL's own kTLS -------------------------------------------------- */
 
 struct ossl_srv {
@@ -844,6 +883,7 @@ int main(int argc, char **argv)
 	for (v = 0; v < 2; v++)
 		for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
 			check_exchange(&s, &ciphers[i], versions[v]);
+	check_extensions(&s);
 	if (!no_openssl)
 		check_openssl(&s);
 	check_lockdown(&s);
