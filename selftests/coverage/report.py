@@ -5,7 +5,9 @@
   report.py --info ktls.info --prefix /abs/build/dir/ [--runs N]
 
 Prints: lines and branches per file, every function under 80 % of its
-lines, and every goto label with whether a test reached it.
+lines, and every goto label with its jump count and, given the counters
+after each program (--step, cumulative), the first program that jumped
+there.
 
 A function's lines are those from its FN line up to the next function's
 in the same file (lcov gives start lines only; C functions do not nest).
@@ -98,8 +100,14 @@ def main():
     ap.add_argument('--info', required=True)
     ap.add_argument('--prefix', default='')
     ap.add_argument('--runs', type=int, default=1)
+    ap.add_argument('--step', action='append', default=[],
+                    help='NAME=INFO: counters after program NAME (in run order)')
     a = ap.parse_args()
     files = parse(a.info)
+    steps = []
+    for st in a.step:
+        name, _, path = st.rpartition('=')
+        steps.append((name, parse(path)))
     if not files:
         sys.exit('report.py: no files in ' + a.info)
 
@@ -160,11 +168,21 @@ def main():
     unreached = [x for x in labels if x[4] == 0]
     print(f'\nGoto labels: {len(labels)}, reached by a jump: '
           f'{len(labels) - len(unreached)}, never jumped to: {len(unreached)}\n')
-    if unreached:
-        print('| label | function | file:line | its gotos (lines) |')
-        print('|---|---|---|---|')
-        for path, ln, fn, name, _, gl in unreached:
-            print(f'| {name} | {fn} | {path}:{ln} | {", ".join(map(str, gl))} |')
+    if labels:
+        print('| label | function | file:line | jumps | first reached after |')
+        print('|---|---|---|---|---|')
+        for path, ln, fn, name, jumps, gl in labels:
+            first = 'never' if not jumps else first_step(steps, path, gl, a.prefix)
+            print(f'| {name} | {fn} | {path}:{ln} | {jumps} | {first} |')
+
+
+def first_step(steps, path, gotos, prefix):
+    """The first program after which one of these goto lines had run."""
+    for name, files in steps:
+        f = files.get(prefix + path)
+        if f and any(f.da.get(g, 0) for g in gotos):
+            return name
+    return '?' if steps else '-'
 
 
 if __name__ == '__main__':

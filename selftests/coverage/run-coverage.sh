@@ -26,7 +26,8 @@
 # whole suite), KTLS_COV_FUZZ_SECS (the extra fuzz run, default 300; 0 =
 # none), KTLS_COV_KEEP=1 (keep earlier boots of the same ktls.ko and merge
 # their counters with this one's; default: start afresh), KTLS_COV_REPORT=1
-# (no VM: only rebuild the report from the boots already in runs/),
+# (no build, no VM: the report again from the boots in runs/ of the
+# newest boot's ktls.ko),
 # KTLS_VM_TIMEOUT (default 9000), KTLS_TEST_TIMEOUT (per program, default
 # 1800), KTLS_TIME_SCALE (default 4), KTLS_DEBUG_JOBS.
 set -euo pipefail
@@ -52,36 +53,68 @@ cache_lock
 
 # The module: its own build directory (KTLS_BUILD_TAG), so check-debug's
 # objects are not rebuilt.  Its absolute path is the gcov path in the guest.
-log "building the module with gcov counters against $src [$(elapsed)]"
-blog="$OUT/build.log"
-bdir=$(KTLS_BUILD_TAG=cov build_module "$rel" "$src" "$blog" KTLS_COVERAGE=1) ||
-	die "module build failed (log: $blog)"
-ls "$bdir"/kmod/*.gcno >/dev/null 2>&1 || die "no .gcno in $bdir/kmod: KTLS_COVERAGE=1 had no effect"
-kohash=$(sha256sum <"$bdir/kmod/ktls.ko" | cut -c1-16)
+if [[ "${KTLS_COV_REPORT:-0}" == 1 ]]; then
+	# Report only: the boots' own build, whatever the sources are now.
+	bdir="$KTLS_CACHE/build/$rel-cov"
+	lastrun=$(find "$OUT/runs" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -n | tail -n1)
+	[[ -n "$lastrun" ]] || die "no boots in $OUT/runs to report on"
+	kohash=$(cat "$OUT/runs/$lastrun/ko.sha")
+else
+	log "building the module with gcov counters against $src [$(elapsed)]"
+	blog="$OUT/build.log"
+	bdir=$(KTLS_BUILD_TAG=cov build_module "$rel" "$src" "$blog" KTLS_COVERAGE=1) ||
+		die "module build failed (log: $blog)"
+	ls "$bdir"/kmod/*.gcno >/dev/null 2>&1 ||
+		die "no .gcno in $bdir/kmod: KTLS_COVERAGE=1 had no effect"
+	kohash=$(sha256sum <"$bdir/kmod/ktls.ko" | cut -c1-16)
+fi
 
-# lcov_of RUN: .gcda from the last whole dump of RUN/data.txt, next to
-# copies of the .gcno they belong to, into RUN/ktls.info (kmod/ only).
-lcov_of() {
-	local run=$1 obj=$1/obj last
-	last=$(tr -d '\r' <"$run/data.txt" | sed -n 's/^KTLS-GCDA-END //p' | tail -n1)
-	[[ -n "$last" ]] || { log "no whole counter dump in $run/data.txt"; return 1; }
-	log "counters of $(basename "$run"): last dump after '$last'"
-	rm -rf "$obj" "$run/gcda"
-	mkdir -p "$obj" "$run/gcda"
+# info_of RUN TAG OUT: the .gcda of dump TAG in RUN/data.txt, next to
+# copies of the .gcno they belong to, into the lcov tracefile OUT (kmod/
+# only).
+info_of() {
+	local run=$1 tag=$2 out=$3 tmp
+	tmp=$(mktemp -d "$run/.dump.XXXXXX")
+	mkdir -p "$tmp/gcda" "$tmp/obj"
 	tr -d '\r' <"$run/data.txt" |
-		awk -v tag="$last" '$0 == "KTLS-GCDA-BEGIN " tag { on = 1; buf = ""; next }
+		awk -v tag="$tag" '$0 == "KTLS-GCDA-BEGIN " tag { on = 1; buf = ""; next }
 			$0 == "KTLS-GCDA-END " tag { on = 0; out = buf; next }
 			on { buf = buf $0 "\n" } END { printf "%s", out }' |
-		base64 -d | tar xzf - -C "$run/gcda"
+		base64 -d | tar xzf - -C "$tmp/gcda"
 	# The guest names them by the build path: keep only ktls's kmod/.
-	find "$run/gcda" -path "*${bdir#/}/kmod/*.gcda" -exec cp {} "$obj/" \;
-	ls "$obj"/*.gcda >/dev/null 2>&1 || { log "no kmod .gcda in $run"; return 1; }
-	cp "$run"/gcno/*.gcno "$obj/"
-	lcov -q --rc lcov_branch_coverage=1 --capture --directory "$obj" \
-		--base-directory "$src" -o "$run/all.info" >"$run/lcov.log" 2>&1 ||
-		{ tail -n 20 "$run/lcov.log" >&2; return 1; }
-	lcov -q --rc lcov_branch_coverage=1 --extract "$run/all.info" "$bdir/kmod/*" \
-		-o "$run/ktls.info" >>"$run/lcov.log" 2>&1
+	find "$tmp/gcda" -path "*${bdir#/}/kmod/*.gcda" -exec cp {} "$tmp/obj/" \;
+	if ! ls "$tmp"/obj/*.gcda >/dev/null 2>&1; then
+		log "no kmod .gcda in dump '$tag' of $run"
+		rm -rf "$tmp"
+		return 1
+	fi
+	cp "$run"/gcno/*.gcno "$tmp/obj/"
+	# Kernel headers are named relative to the kernel tree.
+	lcov -q --rc lcov_branch_coverage=1 --capture --directory "$tmp/obj" \
+		--base-directory "$src" -o "$tmp/all.info" >>"$run/lcov.log" 2>&1 &&
+		lcov -q --rc lcov_branch_coverage=1 --extract "$tmp/all.info" "$bdir/kmod/*" \
+			-o "$out" >>"$run/lcov.log" 2>&1 ||
+		{ tail -n 20 "$run/lcov.log" >&2; rm -rf "$tmp"; return 1; }
+	rm -rf "$tmp"
+}
+
+# lcov_of RUN: RUN/ktls.info from the last whole dump (counts only grow),
+# and RUN/steps/NN.info after each program, for "first reached by".
+lcov_of() {
+	local run=$1 tags last i=0 t
+	tags=$(tr -d '\r' <"$run/data.txt" | sed -n 's/^KTLS-GCDA-END //p')
+	last=$(tail -n1 <<<"$tags")
+	[[ -n "$last" ]] || { log "no whole counter dump in $run/data.txt"; return 1; }
+	log "counters of run $(basename "$run"): last dump after '$last'"
+	: >"$run/lcov.log"
+	info_of "$run" "$last" "$run/ktls.info" || return 1
+	rm -rf "$run/steps"
+	mkdir -p "$run/steps"
+	while read -r t; do
+		i=$((i + 1))
+		info_of "$run" "$t" "$run/steps/$(printf %02d $i).info" &&
+			echo "$t" >"$run/steps/$(printf %02d $i).tag"
+	done <<<"$tags"
 }
 
 vmrc=0
@@ -154,8 +187,15 @@ rm -rf "$OUT/html"
 genhtml -q --branch-coverage --prefix "$bdir" --title "ktls kmod/ coverage" \
 	-o "$OUT/html" "$OUT/ktls.info" >"$OUT/genhtml.log" 2>&1 ||
 	{ tail -n 20 "$OUT/genhtml.log" >&2; die "genhtml failed"; }
+steps=()
+for r in "$OUT"/runs/*/; do
+	[[ "$(cat "$r/ko.sha" 2>/dev/null)" == "$kohash" ]] || continue
+	for i in "$r"steps/*.info; do
+		[[ -f "$i" ]] && steps+=(--step "run $(basename "$r"): $(cat "${i%.info}.tag")=$i")
+	done
+done
 python3 "$HERE/report.py" --info "$OUT/ktls.info" --prefix "$bdir/" \
-	--runs $((${#infos[@]} / 2)) >"$OUT/summary.md"
+	--runs $((${#infos[@]} / 2)) "${steps[@]}" >"$OUT/summary.md"
 cat "$OUT/summary.md"
 log "HTML: $OUT/html/index.html; summary: $OUT/summary.md [$(elapsed)]"
 [[ $vmrc -eq 0 ]]
