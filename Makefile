@@ -140,3 +140,11 @@ check-dkms: deps
 .PHONY: check-debug
 check-debug: deps
 	bash selftests/debug/check-debug.sh
+
+# --- coverage (README: "Coverage") -------------------------------------------
+# The debug kernel (built if needed), ktls.ko with gcov counters, the whole
+# suite and a fuzz run; report in .cache/coverage/.
+.PHONY: coverage
+coverage:
+	KTLS_EXTRA_PKGS="lcov" bash selftests/vm/deps.sh
+	bash selftests/coverage/run-coverage.sh

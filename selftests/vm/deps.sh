@@ -5,6 +5,7 @@
 #
 #   bash selftests/vm/deps.sh            # kernels: $KERNELS or "6.1 6.12"
 #   KERNELS=6.12 bash selftests/vm/deps.sh
+#   KTLS_EXTRA_PKGS="lcov gcovr" bash selftests/vm/deps.sh   # and these
 #
 # Idempotent: when everything is installed it does not touch apt at all.
 # apt-get update runs only when the lists are missing, older than a day
@@ -24,8 +25,11 @@ BASE_PKGS=(
 
 [[ $(id -u) -eq 0 ]] || die "deps.sh installs packages: run it as root"
 
+# Rigs with needs of their own add them (make coverage: lcov gcovr).
+read -r -a EXTRA_PKGS <<<"${KTLS_EXTRA_PKGS:-}"
+
 missing=()
-for p in "${BASE_PKGS[@]}"; do
+for p in "${BASE_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
 	pkg_installed "$p" || missing+=("$p")
 done
 

@@ -9,6 +9,8 @@
 # Nothing is loaded here: each test prepares its own module state, using
 # $KTLS_KO (our module), $KTLS_INTREE (Debian's tls.ko) from /ktls/env.
 #
+# KTLS_AFTER_EACH: a command run after each program, with its name.
+#
 # Per-test timeout: KTLS_TEST_TIMEOUT seconds (default 300), or
 # ktlsvm.timeout=N on the kernel command line.  ktlsvm.timescale=N
 # (KTLS_TIME_SCALE) stretches the tests' own limits on slow kernels.
@@ -70,6 +72,8 @@ for t in "${KTLS_BIN:-/ktls/bin}"/test_*; do
 	elif [ "$nfail" -gt 0 ]; then
 		failed=1
 	fi
+	# A rig's hook after every program (make coverage saves counters).
+	[ -z "${KTLS_AFTER_EACH:-}" ] || $KTLS_AFTER_EACH "$name"
 done
 rm -f "$out" /tmp/.ktls-test-rc
 if [ "$found" -eq 0 ]; then

@@ -87,7 +87,7 @@ sync_sources() {
 			--exclude=.git --exclude=.cache --exclude=.ci --exclude=selftests --exclude=/testmod \
 			--exclude=userspace --exclude=/Makefile --exclude='*.o' --exclude='*.ko' \
 			--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
-			--exclude=modules.order --exclude=Module.symvers --exclude='.tmp_*' \
+			--exclude=modules.order --exclude=Module.symvers --exclude='.tmp_*' --exclude='*.gcno' \
 			"$src/" "$dst/"
 	else
 		rm -rf "$dst"
@@ -119,7 +119,9 @@ cache_lock() {
 build_module() {
 	local rel=$1 hdr=$2 blog=$3 bdir
 	shift 3
-	bdir="$KTLS_CACHE/build/$rel"
+	# KTLS_BUILD_TAG keeps builds with other flags (coverage) in their
+	# own directory, so neither rebuilds the other's objects.
+	bdir="$KTLS_CACHE/build/$rel${KTLS_BUILD_TAG:+-$KTLS_BUILD_TAG}"
 	sync_sources "$bdir"
 	mkdir -p "$(dirname "$blog")"
 	if ! make -C "$hdr" M="$bdir" -j"$(nproc)" "$@" modules >"$blog" 2>&1; then

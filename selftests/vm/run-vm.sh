@@ -7,6 +7,8 @@
 #   --results FILE   second serial port (ttyS1) to FILE; the guest script's
 #                    output goes there (ktlsvm.out=ttyS1), kept apart from
 #                    kernel messages
+#   --data FILE      third serial port (ttyS2) to FILE, raw: a channel for
+#                    files the guest sends out (ktlsvm.data=ttyS2)
 #   --timeout SEC    hard limit for the whole VM run (default 900)
 #   --append ARGS    extra kernel command-line arguments
 #   --verbose        stream the console to stdout while it runs
@@ -20,7 +22,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KERNEL="" INITRD="" LOG="" RESULTS="" TIMEOUT=900 APPEND="" VERBOSE=0
+KERNEL="" INITRD="" LOG="" RESULTS="" DATA="" TIMEOUT=900 APPEND="" VERBOSE=0
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 	exit 2
@@ -31,6 +33,7 @@ while [[ $# -gt 0 ]]; do
 	--initrd) INITRD=$2; shift 2 ;;
 	--log) LOG=$2; shift 2 ;;
 	--results) RESULTS=$2; shift 2 ;;
+	--data) DATA=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--append) APPEND="$APPEND $2"; shift 2 ;;
 	--verbose) VERBOSE=1; shift ;;
@@ -53,6 +56,14 @@ if [[ -n "$RESULTS" ]]; then
 	: >"$RESULTS"
 	SERIAL2=(-serial "file:$RESULTS")
 	CMDLINE="$CMDLINE ktlsvm.out=ttyS1"
+fi
+if [[ -n "$DATA" ]]; then
+	# ttyS2 needs a ttyS1 before it: without --results that port is unused.
+	[[ -n "$RESULTS" ]] || SERIAL2=(-serial null)
+	mkdir -p "$(dirname "$DATA")"
+	: >"$DATA"
+	SERIAL2+=(-serial "file:$DATA")
+	CMDLINE="$CMDLINE ktlsvm.data=ttyS2"
 fi
 CMDLINE="$CMDLINE$APPEND"
 mkdir -p "$(dirname "$LOG")"
