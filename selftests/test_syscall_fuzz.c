@@ -33,6 +33,7 @@
  * KTLS_SYSFUZZ_REPLAY=FILE (replay one reproducer instead of fuzzing).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -195,6 +196,8 @@ struct run {
 	struct worker w[NTHREADS];
 	int memfd;
 	volatile int hang;
+	int all_dumped;		/* print_all_threads() ran */
+	volatile int faultinj_err;	/* a worker could not set make-it-fail */
 	unsigned long cnt[NOPS], okc[NOPS], skip[NOPS];
 	uint32_t gen;
 };
@@ -1073,6 +1076,11 @@ static void *worker_fn(void *arg)
 
 	w->tid = syscall(SYS_gettid);
 	stack_path(w->stack, sizeof(w->stack));
+	/* Fault phase: the workers' allocations (and their helpers') fail. */
+	if (kt_faultinj_wanted() && kt_faultinj_self(1)) {
+		kt_diag("KTLS_FAULTINJ=1 but make-it-fail: %s", strerror(errno));
+		R->faultinj_err = 1;
+	}
 	while (!R->stop && now() < R->deadline) {
 		if (w->replay) {
 			if (i >= w->nlog)
@@ -1104,6 +1112,73 @@ static void print_stack(const char *path)
 	while (fgets(line, sizeof(line), f))
 		kt_diag("  stack: %.*s", (int)strcspn(line, "\n"), line);
 	fclose(f);
+}
+
+/* One line of a small /proc file, without its newline ("" if none). */
+static void read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, size, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+/*
+ * Every thread of the process: state and CPU time from stat, the syscall
+ * it is in ("running" when on a CPU: then its stack reads empty, so two
+ * samples tell a spinning task from a sleeping one), and its kernel
+ * stack.  Helpers the worker table does not know about show up here.
+ */
+static void print_all_threads(const char *prefix)
+{
+	char path[300], stat[512], sc[128];
+	struct dirent *de;
+	int round;
+	DIR *d;
+
+	for (round = 0; round < 2; round++) {
+		d = opendir("/proc/self/task");
+		if (!d) {
+			kt_diag("%s(no /proc/self/task: %s)", prefix,
+				strerror(errno));
+			return;
+		}
+		kt_diag("%sall threads, sample %d:", prefix, round + 1);
+		while ((de = readdir(d))) {
+			unsigned long ut = 0, stt = 0;
+			char *p, st;
+			int i;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+				 de->d_name);
+			read_line(path, stat, sizeof(stat));
+			/* After "(comm)": state, then utime/stime are fields 14, 15. */
+			p = strrchr(stat, ')');
+			p = p ? p + 2 : stat;
+			snprintf(path, sizeof(path),
+				 "/proc/self/task/%s/syscall", de->d_name);
+			read_line(path, sc, sizeof(sc));
+			st = *p;
+			for (i = 0; i < 11 && p; i++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				sscanf(p, " %lu %lu", &ut, &stt);
+			kt_diag("%s task %s: state %c utime %lu stime %lu syscall %s",
+				prefix, de->d_name, st, ut, stt, sc);
+			snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
+				 de->d_name);
+			print_stack(path);
+		}
+		closedir(d);
+		if (!round)
+			usleep(500 * 1000);
+	}
 }
 
 /* The worker's last ops, and its close_blocked helper's stack. */
@@ -1150,6 +1225,11 @@ static void *watchdog_fn(void *arg)
 				w->cur_side, t - s);
 			print_stack(w->stack);
 			print_tail(w);
+			/* Once a run: what every thread (helpers too) is doing. */
+			if (!R->all_dumped) {
+				R->all_dumped = 1;
+				print_all_threads(R->intree ? "intree: " : "");
+			}
 		}
 		usleep(200000);
 	}
@@ -1279,6 +1359,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 	R->seed = seed;
 	R->stop = 0;
 	R->hang = 0;
+	R->all_dumped = 0;
 	R->nthreads = NTHREADS;
 	memset(R->cnt, 0, sizeof(R->cnt));
 	memset(R->okc, 0, sizeof(R->okc));
@@ -1328,6 +1409,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 					ops[R->w[i].cur_type].name);
 				print_stack(R->w[i].stack);
 				print_tail(&R->w[i]);
+				print_all_threads(R->intree ? "intree: " : "");
 				out->hang = 1;
 				R->stop = 1;
 				return -1;
@@ -1354,7 +1436,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 		pthread_rwlock_destroy(&R->pool[i].lock);
 		pthread_mutex_destroy(&R->pool[i].st);
 	}
-	out->hang = R->hang;
+	out->hang = R->hang || R->faultinj_err;
 	out->leak = gauges_settle(stat_path(R->intree), base, out->gauge) ? 1 : 0;
 	/* Splats printed while the gauges settle count too. */
 	out->splats = kmsg_scan(kfd, R->intree ? "intree: " : "");
