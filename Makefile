@@ -134,6 +134,11 @@ check-dkms: deps
 	bash selftests/dkms/check-dkms.sh
 
 # --- debug kernel (README: "Debug kernel") ----------------------------------
-.PHONY: check-debug
+.PHONY: check-debug check-debug-faults
 check-debug: deps
 	bash selftests/debug/check-debug.sh
+
+# The fault-injection phase of check-debug alone (KTLS_FUZZ_SECS etc.:
+# see selftests/debug/check-debug.sh).
+check-debug-faults: deps
+	KTLS_DEBUG_PHASES=faults bash selftests/debug/check-debug.sh

@@ -448,3 +448,22 @@ int kt_run_phased(const char *suite, const struct kt_case *cases, size_t n,
 	}
 	return kt_run(suite, all, k);
 }
+
+int kt_faultinj_wanted(void)
+{
+	const char *s = getenv("KTLS_FAULTINJ");
+
+	return s && !strcmp(s, "1");
+}
+
+int kt_faultinj_self(int on)
+{
+	int fd = open("/proc/thread-self/make-it-fail", O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, on ? "1" : "0", 1) != 1)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
