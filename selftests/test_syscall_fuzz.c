@@ -793,7 +793,7 @@ static void *blocked_fn(void *arg)
 		send(b->fd, b->buf, BUFSZ, MSG_NOSIGNAL);
 		break;
 	case 2:
-		sendfile(b->fd, b->memfd, &off, FILESZ);
+		sendfile(b->fd, b->memfd, &off, BUFSZ);
 		break;
 	default:
 		if (!pipe2(pfd, O_CLOEXEC)) {
@@ -821,7 +821,7 @@ static long op_close_blocked(struct run *R, struct worker *w,
 	struct blocked b = { .mode = below(r, 4), .buf = buf,
 			     .memfd = R->memfd };
 	pthread_t th;
-	int fd = p->fd[side];
+	int fd = p->fd[side], sndbuf = 16384;
 
 	if (fd < 0)
 		return -2;
@@ -829,6 +829,14 @@ static long op_close_blocked(struct run *R, struct worker *w,
 	if (b.fd < 0)
 		return -1;
 	set_timeouts(b.fd, 300);
+	/*
+	 * A timeout bounds waiting, not work: with a roomy send buffer and
+	 * 63-byte records (TLS_TX_MAX_PAYLOAD_LEN) a 1 MiB sendfile kept the
+	 * debug kernel encrypting for 20 s without ever blocking.  A small
+	 * buffer makes the helper block (what this op is about) soon; the
+	 * socket is closed for good by this op, so nothing else sees it.
+	 */
+	setsockopt(b.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (pthread_create(&th, NULL, blocked_fn, &b)) {
 		close(b.fd);
 		return -1;
