@@ -63,13 +63,13 @@ echo 0 >$dbg/fail_page_alloc/min-order
 echo Y >$dbg/fail_page_alloc/ignore-gfp-highmem
 echo N >$dbg/failslab/cache-filter 2>/dev/null
 
-# run NAME MODE TIMEOUT CMD...: MODE "assert" passes KTAP through, MODE
-# "load" shows it as comments and counts only a finish.
+# run NAME MODE TIMEOUT PROGRAM [VAR=VALUE...]: MODE "assert" passes
+# KTAP through, MODE "load" shows it as comments and counts only a finish.
 run() {
-	name=$1 mode=$2 t=$3
-	shift 3
-	if [ ! -x "$1" ]; then
-		echo "not ok - faultinj-$name: $1 missing"
+	name=$1 mode=$2 t=$3 prog=$4
+	shift 4
+	if [ ! -x "$prog" ]; then
+		echo "not ok - faultinj-$name: $prog missing"
 		failed=1
 		return
 	fi
@@ -84,15 +84,15 @@ run() {
 		# The test process and everything it starts fail allocations.
 		# shellcheck disable=SC2016
 		KTLS_T=$t unshare -p -f sh -c 'echo 1 >/proc/self/make-it-fail &&
-			exec timeout "$KTLS_T" "$@" </dev/null 2>&1
-			' sh "$@" >"$out"
+			exec timeout "$KTLS_T" env "$@" </dev/null 2>&1
+			' sh "$@" "$prog" >"$out"
 		echo $? >/tmp/.ktls-fault-rc
 		sed 's/^/# load: /' "$out"
 	else
 		# shellcheck disable=SC2016
 		KTLS_FAULTINJ=1 KTLS_T=$t unshare -p -f sh -c \
-			'timeout "$KTLS_T" "$@" </dev/null 2>&1; echo $? >/tmp/.ktls-fault-rc' \
-			sh "$@" | tee "$out"
+			'timeout "$KTLS_T" env "$@" </dev/null 2>&1; echo $? >/tmp/.ktls-fault-rc' \
+			sh "$@" "$prog" | tee "$out"
 	fi
 	rc=$(cat /tmp/.ktls-fault-rc)
 	for f in failslab fail_page_alloc; do echo 0 >"$dbg/$f/probability"; done
@@ -123,13 +123,13 @@ run() {
 	fi
 }
 
-run syscall_fuzz assert $((fuzz_secs * 2 + 600)) \
-	env KTLS_SYSFUZZ_SECS="$fuzz_secs" "$bin/test_syscall_fuzz"
-run bytes assert 1200 env KTLS_FAULTINJ_SECS=60 "$bin/test_faultinj"
+run syscall_fuzz assert $((fuzz_secs * 2 + 600)) "$bin/test_syscall_fuzz" \
+	KTLS_SYSFUZZ_SECS="$fuzz_secs"
+run bytes assert 1200 "$bin/test_faultinj" KTLS_FAULTINJ_SECS=60
 for l in $(echo "$load" | tr ',' ' '); do
 	# The tests' own limits unstretched: a case stuck on a failed
 	# setup step ends at its harness alarm.
-	run "load-$l" load 900 env KTLS_TIME_SCALE=1 "$bin/$l"
+	run "load-$l" load 900 "$bin/$l" KTLS_TIME_SCALE=1
 done
 rm -f "$out" /tmp/.ktls-fault-rc
 # Whatever failed, nothing may pin the module.
