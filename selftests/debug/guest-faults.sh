@@ -26,7 +26,7 @@
 bin=${KTLS_BIN:-/ktls/bin}
 dbg=/sys/kernel/debug
 fuzz_secs=300
-load="test_tx,test_rx"
+load="test_tx"
 prob=5
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
