@@ -14,7 +14,7 @@
 #                      reported arrives intact (or the sender is told of
 #                      an error), sends without MSG_MORE do not wait,
 #                      errnos in the allowed set, gauges back to 0
-#   $load (test_tx ...) the whole process failing: its own results are
+#   $load (test_tx ...) every case's process failing: its own results are
 #                      only shown (exact assertions cannot hold under
 #                      random ENOMEM); it must finish, and the kernel log
 #                      stay clean
@@ -81,12 +81,13 @@ run() {
 	start=$(date +%s)
 	echo 255 >/tmp/.ktls-fault-rc
 	if [ "$mode" = load ]; then
-		# The test process and everything it starts fail allocations.
+		# Each case's process fails allocations (the harness sets
+		# make-it-fail after its fork: a failing exec or fork of the
+		# runner itself would test nothing).
 		# shellcheck disable=SC2016
-		KTLS_T=$t unshare -p -f sh -c 'echo 1 >/proc/self/make-it-fail &&
-			exec timeout "$KTLS_T" env "$@" </dev/null 2>&1
-			' sh "$@" "$prog" >"$out"
-		echo $? >/tmp/.ktls-fault-rc
+		KTLS_FAULTINJ_CASES=1 KTLS_T=$t unshare -p -f sh -c \
+			'timeout "$KTLS_T" env "$@" </dev/null 2>&1; echo $? >/tmp/.ktls-fault-rc' \
+			sh "$@" "$prog" >"$out"
 		sed 's/^/# load: /' "$out"
 	else
 		# shellcheck disable=SC2016
