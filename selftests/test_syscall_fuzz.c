@@ -223,6 +223,22 @@ static void set_timeouts(int fd, int ms)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * Fault phase: sockets close with a RST.  tcp_close() enters FIN_WAIT1 or
+ * LAST_ACK before tcp_send_fin() allocates the FIN, and drops the FIN if
+ * that allocation fails: such an orphan has no timer and lives on for
+ * good, holding its ULP's module (in-tree's too).  A RST close frees the
+ * socket whatever TCP manages to send.
+ */
+static int sock_close(int fd)
+{
+	static const struct linger lg = { 1, 0 };
+
+	if (kt_faultinj_wanted())
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return close(fd);
+}
+
 /* A connected pair; -1 on failure (EMFILE, ...), never exits. */
 static int make_pair(int family, int fd[2])
 {
@@ -258,7 +274,7 @@ static int make_pair(int family, int fd[2])
 	fd[1] = s;
 	return 0;
 close_c:
-	close(c);
+	sock_close(c);
 close_l:
 	close(l);
 	fd[0] = fd[1] = -1;
@@ -296,7 +312,7 @@ static void pair_reset(struct run *R, struct pair *p, uint32_t arg)
 
 	for (i = 0; i < 2; i++)
 		if (p->fd[i] >= 0)
-			close(p->fd[i]);
+			sock_close(p->fd[i]);
 	pthread_mutex_lock(&p->st);
 	memset(p->end, 0, sizeof(p->end));
 	p->gen = __atomic_add_fetch(&R->gen, 1, __ATOMIC_RELAXED);
@@ -804,7 +820,7 @@ static void *blocked_fn(void *arg)
 		break;
 	}
 	/* Often the last reference: the socket is released here. */
-	close(b->fd);
+	sock_close(b->fd);
 	return NULL;
 }
 
@@ -838,17 +854,17 @@ static long op_close_blocked(struct run *R, struct worker *w,
 	 */
 	setsockopt(b.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (pthread_create(&th, NULL, blocked_fn, &b)) {
-		close(b.fd);
+		sock_close(b.fd);
 		return -1;
 	}
 	w->blk = &b;
 	usleep(below(r, 40000));
-	close(fd);
+	sock_close(fd);
 	p->fd[side] = -1;
 	switch (below(r, 4)) {
 	case 0:
 		if (p->fd[!side] >= 0) {
-			close(p->fd[!side]);
+			sock_close(p->fd[!side]);
 			p->fd[!side] = -1;
 		}
 		break;
@@ -962,7 +978,7 @@ static void exec_op(struct run *R, struct worker *w, const struct op *o)
 			break;
 		case OP_CLOSE:
 			if (p->fd[side] >= 0) {
-				rc = close(p->fd[side]);
+				rc = sock_close(p->fd[side]);
 				p->fd[side] = -1;
 				pthread_mutex_lock(&p->st);
 				memset(&p->end[side], 0, sizeof(p->end[side]));
