@@ -126,7 +126,7 @@ run() {
 
 run syscall_fuzz assert $((fuzz_secs * 2 + 600)) "$bin/test_syscall_fuzz" \
 	KTLS_SYSFUZZ_SECS="$fuzz_secs"
-run bytes assert 1200 "$bin/test_faultinj" KTLS_FAULTINJ_SECS=60
+run bytes assert 1200 "$bin/test_faultinj" KTLS_FAULTINJ_SECS="${fault_secs:-30}"
 for l in $(echo "$load" | tr ',' ' '); do
 	# The tests' own limits unstretched: a case stuck on a failed
 	# setup step ends at its harness alarm.
