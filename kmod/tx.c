@@ -685,6 +685,13 @@ wait_for_memory:
 	if (!more && tx->pt_len) {
 		WRITE_ONCE(tx->pt_closed, true);
 		ktls_tx_kick(tx);
+	} else if (tx->ct_len) {
+		/*
+		 * A sealed record TCP did not take all of (no room, or it
+		 * could not allocate): its bytes were reported sent, so the
+		 * work pushes the rest rather than the next send().
+		 */
+		ktls_tx_kick(tx);
 	}
 	if (copied)
 		return copied;
@@ -974,9 +981,16 @@ static void ktls_tx_push_pending(struct sock *sk, struct ktls_tx *tx)
 	lockdep_assert_held(&tx->lock);
 	if (test_and_clear_bit(KTLS_TX_SEAL_WANTED, &tx->flags) && tx->pt_len)
 		WRITE_ONCE(tx->pt_closed, true);
-	/* Not all taken: TCP calls write_space again as room comes. */
-	if (tx->ct_len && ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+	/*
+	 * Not all taken: TCP calls write_space again as room comes, once
+	 * what it holds is acknowledged.  If it holds nothing (it could not
+	 * allocate), no ACK will come: look again.
+	 */
+	if (tx->ct_len && ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL)) {
+		if (!READ_ONCE(sk->sk_wmem_queued))
+			queue_delayed_work(system_wq, &tx->work, KTLS_TX_RETRY);
 		return;
+	}
 	if (!tx->pt_len || !tx->pt_closed)
 		return;
 	rc = ktls_tx_seal(sk, ctx, tx);

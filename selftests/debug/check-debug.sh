@@ -73,6 +73,8 @@ bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
 
 log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scale $TIME_SCALE, phases $PHASES) [$(elapsed)]"
 set +e
+# Injected failures make the allocator report (with a stack dump).
+[[ ",$PHASES," == *,faults,* ]] && export KTLS_ALLOC_WARN_OK=1
 # Empty before tail starts: it would first replay the last run's results.
 : >"$logs/results.log"
 bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \

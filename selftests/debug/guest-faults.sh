@@ -128,6 +128,9 @@ run syscall_fuzz assert $((fuzz_secs * 2 + 600)) "$bin/test_syscall_fuzz" \
 	KTLS_SYSFUZZ_SECS="$fuzz_secs"
 run bytes assert 1200 "$bin/test_faultinj" KTLS_FAULTINJ_SECS="${fault_secs:-30}"
 for l in $(echo "$load" | tr ',' ' '); do
+	# Loaded here, without faults: a case that had to load it itself
+	# would mostly test a failing insmod.
+	[ -d /sys/module/ktls ] || insmod "${KTLS_KO:-/ktls/ktls.ko}"
 	# The tests' own limits unstretched: a case stuck on a failed
 	# setup step ends at its harness alarm.
 	run "load-$l" load 900 "$bin/$l" KTLS_TIME_SCALE=1
