@@ -30,7 +30,9 @@
  *
  * Environment: KTLS_SYSFUZZ_SECS (fuzz seconds in all, default 45: 3/4
  * for ktls, 1/4 for in-tree), KTLS_SYSFUZZ_SEED (default random, printed),
- * KTLS_SYSFUZZ_REPLAY=FILE (replay one reproducer instead of fuzzing).
+ * KTLS_SYSFUZZ_REPLAY=FILE (replay one reproducer instead of fuzzing),
+ * KTLS_FAULTINJ=1 (make check-debug's fault phase: the workers set
+ * make-it-fail, and sockets close with a RST).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
