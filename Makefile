@@ -137,9 +137,14 @@ check-dkms: deps
 	bash selftests/dkms/check-dkms.sh
 
 # --- debug kernel (README: "Debug kernel") ----------------------------------
-.PHONY: check-debug
+.PHONY: check-debug check-debug-faults
 check-debug: deps
 	bash selftests/debug/check-debug.sh
+
+# The fault-injection phase of check-debug alone (KTLS_FUZZ_SECS etc.:
+# see selftests/debug/check-debug.sh).
+check-debug-faults: deps
+	KTLS_DEBUG_PHASES=faults bash selftests/debug/check-debug.sh
 
 # --- coverage (README: "Coverage") -------------------------------------------
 # The debug kernel (built if needed), ktls.ko with gcov counters, the whole
@@ -148,3 +153,4 @@ check-debug: deps
 coverage:
 	KTLS_EXTRA_PKGS="lcov" bash selftests/vm/deps.sh
 	bash selftests/coverage/run-coverage.sh
+

@@ -33,13 +33,24 @@
 #define KTLS_TX_PAD_FRAGS	DIV_ROUND_UP(KTLS_MAX_PAYLOAD + 1, PAGE_SIZE)
 #define KTLS_TX_POOL_ORDER	3	/* 32 KiB pool pages, as sk_page_frag */
 #define KTLS_TX_POOL_MAX	64
-#define KTLS_TX_POOL_IDLE	HZ	/* unused this long: pool released */
+#define KTLS_TX_POOL_LOOK	HZ	/* the trim looks again at least this often */
 #define KTLS_TX_RETRY		(HZ / 20)	/* the work's seal met ENOMEM */
 
 static unsigned int tx_pool_pages = 16;
 module_param(tx_pool_pages, uint, 0644);
 MODULE_PARM_DESC(tx_pool_pages,
 		 "32 KiB ciphertext pages a sending socket keeps for reuse (0-64, default 16; 0: a fresh page each time, like in-tree)");
+
+static unsigned int tx_pool_idle_ms = 1000;
+module_param(tx_pool_idle_ms, uint, 0644);
+MODULE_PARM_DESC(tx_pool_idle_ms,
+		 "A socket's pool is given back this long after it last took a page (ms, default 1000)");
+
+/* Unused this long: the pool is released (at least one jiffy). */
+static unsigned long ktls_tx_pool_idle(void)
+{
+	return max(msecs_to_jiffies(READ_ONCE(tx_pool_idle_ms)), 1UL);
+}
 
 /* tx->flags bits */
 #define KTLS_TX_CLOSING		0	/* close() began: no more work */
@@ -305,7 +316,9 @@ out:
 	/* An idle socket gives the pool back (see ktls_tx_trim). */
 	tx->pool_used = jiffies;
 	if (tx->pool_n && !delayed_work_pending(&tx->trim))
-		queue_delayed_work(system_wq, &tx->trim, KTLS_TX_POOL_IDLE);
+		queue_delayed_work(system_wq, &tx->trim,
+				   min_t(unsigned long, ktls_tx_pool_idle(),
+					 KTLS_TX_POOL_LOOK));
 	return page;
 }
 
@@ -818,6 +831,13 @@ wait_for_memory:
 	if (!more && tx->pt_len) {
 		WRITE_ONCE(tx->pt_closed, true);
 		ktls_tx_kick(tx);
+	} else if (tx->ct_len) {
+		/*
+		 * A sealed record TCP did not take all of (no room, or it
+		 * could not allocate): its bytes were reported sent, so the
+		 * work pushes the rest rather than the next send().
+		 */
+		ktls_tx_kick(tx);
 	}
 	/* Left undone (no room, a signal): the work finishes it. */
 	if (ktls_tx_ku_wanted(ctx, tx))
@@ -1076,17 +1096,20 @@ static void ktls_tx_trim(struct work_struct *work)
 	 * later.
 	 */
 	if (!mutex_trylock(&tx->lock)) {
-		queue_delayed_work(system_wq, &tx->trim, KTLS_TX_POOL_IDLE);
+		queue_delayed_work(system_wq, &tx->trim, KTLS_TX_POOL_LOOK);
 		return;
 	}
 	/* close() flushes under the socket lock alone. */
 	lock_sock(tx->sk);
-	idle_at = tx->pool_used + KTLS_TX_POOL_IDLE;
+	idle_at = tx->pool_used + ktls_tx_pool_idle();
 	/* Closing: ktls_tx_free() releases the pool. */
 	if (!test_bit(KTLS_TX_CLOSING, &tx->flags)) {
+		/* A lowered tx_pool_idle_ms counts within a second. */
 		if (time_before(jiffies, idle_at))
 			queue_delayed_work(system_wq, &tx->trim,
-					   idle_at - jiffies);
+					   min_t(unsigned long,
+						 idle_at - jiffies,
+						 KTLS_TX_POOL_LOOK));
 		else
 			ktls_tx_pool_release(tx);
 	}
@@ -1108,10 +1131,18 @@ static void ktls_tx_push_pending(struct sock *sk, struct ktls_tx *tx)
 	if (test_and_clear_bit(KTLS_TX_SEAL_WANTED, &tx->flags) && tx->pt_len)
 		WRITE_ONCE(tx->pt_closed, true);
 	for (;;) {
-		/* Not all taken: TCP calls write_space again as room comes. */
+		/*
+		 * Not all taken: TCP calls write_space again as room comes,
+		 * once what it holds is acknowledged.  If it holds nothing
+		 * (it could not allocate), no ACK will come: look again.
+		 */
 		if (tx->ct_len &&
-		    ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+		    ktls_tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL)) {
+			if (!READ_ONCE(sk->sk_wmem_queued))
+				queue_delayed_work(system_wq, &tx->work,
+						   KTLS_TX_RETRY);
 			return;
+		}
 		/* A KeyUpdate is due even when nobody sends. */
 		if (!ktls_tx_ku_wanted(ctx, tx))
 			break;

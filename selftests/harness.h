@@ -8,6 +8,7 @@
 #define KTLS_HARNESS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,6 +102,21 @@ static inline unsigned int kt_time_scale(void)
 	return v >= 1 && v <= 100 ? v : 1;
 }
 
+/*
+ * make check-debug's fault phase runs some tests as load with
+ * KTLS_FAULTINJ_CASES=1: each case's process (not the runner, which must
+ * fork the next one) opts in to failslab/fail_page_alloc.
+ */
+static inline void kt_case_faults(void)
+{
+	int fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		printf("# make-it-fail: %s\n", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static inline int kt_run(const char *suite, const struct kt_case *cases,
 			 unsigned int n)
 {
@@ -124,6 +140,8 @@ static inline int kt_run(const char *suite, const struct kt_case *cases,
 		if (pid == 0) {
 			signal(SIGPIPE, SIG_IGN);
 			alarm(t);
+			if (getenv("KTLS_FAULTINJ_CASES"))
+				kt_case_faults();
 			if (cases[i].pre)
 				cases[i].pre();
 			cases[i].fn();

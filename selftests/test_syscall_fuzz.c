@@ -30,9 +30,12 @@
  *
  * Environment: KTLS_SYSFUZZ_SECS (fuzz seconds in all, default 45: 3/4
  * for ktls, 1/4 for in-tree), KTLS_SYSFUZZ_SEED (default random, printed),
- * KTLS_SYSFUZZ_REPLAY=FILE (replay one reproducer instead of fuzzing).
+ * KTLS_SYSFUZZ_REPLAY=FILE (replay one reproducer instead of fuzzing),
+ * KTLS_FAULTINJ=1 (make check-debug's fault phase: the workers set
+ * make-it-fail, and sockets close with a RST).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -195,6 +198,8 @@ struct run {
 	struct worker w[NTHREADS];
 	int memfd;
 	volatile int hang;
+	int all_dumped;		/* print_all_threads() ran */
+	volatile int faultinj_err;	/* a worker could not set make-it-fail */
 	unsigned long cnt[NOPS], okc[NOPS], skip[NOPS];
 	uint32_t gen;
 };
@@ -218,6 +223,22 @@ static void set_timeouts(int fd, int ms)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * Fault phase: sockets close with a RST.  tcp_close() enters FIN_WAIT1 or
+ * LAST_ACK before tcp_send_fin() allocates the FIN, and drops the FIN if
+ * that allocation fails: such an orphan has no timer and lives on for
+ * good, holding its ULP's module (in-tree's too).  A RST close frees the
+ * socket whatever TCP manages to send.
+ */
+static int sock_close(int fd)
+{
+	static const struct linger lg = { 1, 0 };
+
+	if (kt_faultinj_wanted())
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return close(fd);
 }
 
 /* A connected pair; -1 on failure (EMFILE, ...), never exits. */
@@ -255,7 +276,7 @@ static int make_pair(int family, int fd[2])
 	fd[1] = s;
 	return 0;
 close_c:
-	close(c);
+	sock_close(c);
 close_l:
 	close(l);
 	fd[0] = fd[1] = -1;
@@ -293,7 +314,7 @@ static void pair_reset(struct run *R, struct pair *p, uint32_t arg)
 
 	for (i = 0; i < 2; i++)
 		if (p->fd[i] >= 0)
-			close(p->fd[i]);
+			sock_close(p->fd[i]);
 	pthread_mutex_lock(&p->st);
 	memset(p->end, 0, sizeof(p->end));
 	p->gen = __atomic_add_fetch(&R->gen, 1, __ATOMIC_RELAXED);
@@ -790,7 +811,7 @@ static void *blocked_fn(void *arg)
 		send(b->fd, b->buf, BUFSZ, MSG_NOSIGNAL);
 		break;
 	case 2:
-		sendfile(b->fd, b->memfd, &off, FILESZ);
+		sendfile(b->fd, b->memfd, &off, BUFSZ);
 		break;
 	default:
 		if (!pipe2(pfd, O_CLOEXEC)) {
@@ -801,7 +822,7 @@ static void *blocked_fn(void *arg)
 		break;
 	}
 	/* Often the last reference: the socket is released here. */
-	close(b->fd);
+	sock_close(b->fd);
 	return NULL;
 }
 
@@ -818,7 +839,7 @@ static long op_close_blocked(struct run *R, struct worker *w,
 	struct blocked b = { .mode = below(r, 4), .buf = buf,
 			     .memfd = R->memfd };
 	pthread_t th;
-	int fd = p->fd[side];
+	int fd = p->fd[side], sndbuf = 16384;
 
 	if (fd < 0)
 		return -2;
@@ -826,18 +847,26 @@ static long op_close_blocked(struct run *R, struct worker *w,
 	if (b.fd < 0)
 		return -1;
 	set_timeouts(b.fd, 300);
+	/*
+	 * A timeout bounds waiting, not work: with a roomy send buffer and
+	 * 63-byte records (TLS_TX_MAX_PAYLOAD_LEN) a 1 MiB sendfile kept the
+	 * debug kernel encrypting for 20 s without ever blocking.  A small
+	 * buffer makes the helper block (what this op is about) soon; the
+	 * socket is closed for good by this op, so nothing else sees it.
+	 */
+	setsockopt(b.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (pthread_create(&th, NULL, blocked_fn, &b)) {
-		close(b.fd);
+		sock_close(b.fd);
 		return -1;
 	}
 	w->blk = &b;
 	usleep(below(r, 40000));
-	close(fd);
+	sock_close(fd);
 	p->fd[side] = -1;
 	switch (below(r, 4)) {
 	case 0:
 		if (p->fd[!side] >= 0) {
-			close(p->fd[!side]);
+			sock_close(p->fd[!side]);
 			p->fd[!side] = -1;
 		}
 		break;
@@ -951,7 +980,7 @@ static void exec_op(struct run *R, struct worker *w, const struct op *o)
 			break;
 		case OP_CLOSE:
 			if (p->fd[side] >= 0) {
-				rc = close(p->fd[side]);
+				rc = sock_close(p->fd[side]);
 				p->fd[side] = -1;
 				pthread_mutex_lock(&p->st);
 				memset(&p->end[side], 0, sizeof(p->end[side]));
@@ -1073,6 +1102,11 @@ static void *worker_fn(void *arg)
 
 	w->tid = syscall(SYS_gettid);
 	stack_path(w->stack, sizeof(w->stack));
+	/* Fault phase: the workers' allocations (and their helpers') fail. */
+	if (kt_faultinj_wanted() && kt_faultinj_self(1)) {
+		kt_diag("KTLS_FAULTINJ=1 but make-it-fail: %s", strerror(errno));
+		R->faultinj_err = 1;
+	}
 	while (!R->stop && now() < R->deadline) {
 		if (w->replay) {
 			if (i >= w->nlog)
@@ -1104,6 +1138,73 @@ static void print_stack(const char *path)
 	while (fgets(line, sizeof(line), f))
 		kt_diag("  stack: %.*s", (int)strcspn(line, "\n"), line);
 	fclose(f);
+}
+
+/* One line of a small /proc file, without its newline ("" if none). */
+static void read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, size, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+/*
+ * Every thread of the process: state and CPU time from stat, the syscall
+ * it is in ("running" when on a CPU: then its stack reads empty, so two
+ * samples tell a spinning task from a sleeping one), and its kernel
+ * stack.  Helpers the worker table does not know about show up here.
+ */
+static void print_all_threads(const char *prefix)
+{
+	char path[300], stat[512], sc[128];
+	struct dirent *de;
+	int round;
+	DIR *d;
+
+	for (round = 0; round < 2; round++) {
+		d = opendir("/proc/self/task");
+		if (!d) {
+			kt_diag("%s(no /proc/self/task: %s)", prefix,
+				strerror(errno));
+			return;
+		}
+		kt_diag("%sall threads, sample %d:", prefix, round + 1);
+		while ((de = readdir(d))) {
+			unsigned long ut = 0, stt = 0;
+			char *p, st;
+			int i;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+				 de->d_name);
+			read_line(path, stat, sizeof(stat));
+			/* After "(comm)": state, then utime/stime are fields 14, 15. */
+			p = strrchr(stat, ')');
+			p = p ? p + 2 : stat;
+			snprintf(path, sizeof(path),
+				 "/proc/self/task/%s/syscall", de->d_name);
+			read_line(path, sc, sizeof(sc));
+			st = *p;
+			for (i = 0; i < 11 && p; i++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				sscanf(p, " %lu %lu", &ut, &stt);
+			kt_diag("%s task %s: state %c utime %lu stime %lu syscall %s",
+				prefix, de->d_name, st, ut, stt, sc);
+			snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
+				 de->d_name);
+			print_stack(path);
+		}
+		closedir(d);
+		if (!round)
+			usleep(500 * 1000);
+	}
 }
 
 /* The worker's last ops, and its close_blocked helper's stack. */
@@ -1150,6 +1251,11 @@ static void *watchdog_fn(void *arg)
 				w->cur_side, t - s);
 			print_stack(w->stack);
 			print_tail(w);
+			/* Once a run: what every thread (helpers too) is doing. */
+			if (!R->all_dumped) {
+				R->all_dumped = 1;
+				print_all_threads(R->intree ? "intree: " : "");
+			}
 		}
 		usleep(200000);
 	}
@@ -1279,6 +1385,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 	R->seed = seed;
 	R->stop = 0;
 	R->hang = 0;
+	R->all_dumped = 0;
 	R->nthreads = NTHREADS;
 	memset(R->cnt, 0, sizeof(R->cnt));
 	memset(R->okc, 0, sizeof(R->okc));
@@ -1328,6 +1435,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 					ops[R->w[i].cur_type].name);
 				print_stack(R->w[i].stack);
 				print_tail(&R->w[i]);
+				print_all_threads(R->intree ? "intree: " : "");
 				out->hang = 1;
 				R->stop = 1;
 				return -1;
@@ -1354,7 +1462,7 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 		pthread_rwlock_destroy(&R->pool[i].lock);
 		pthread_mutex_destroy(&R->pool[i].st);
 	}
-	out->hang = R->hang;
+	out->hang = R->hang || R->faultinj_err;
 	out->leak = gauges_settle(stat_path(R->intree), base, out->gauge) ? 1 : 0;
 	/* Splats printed while the gauges settle count too. */
 	out->splats = kmsg_scan(kfd, R->intree ? "intree: " : "");

@@ -497,3 +497,22 @@ int kt_tasks_in(const char *fn)
 	closedir(dir);
 	return hits;
 }
+
+int kt_faultinj_wanted(void)
+{
+	const char *s = getenv("KTLS_FAULTINJ");
+
+	return s && !strcmp(s, "1");
+}
+
+int kt_faultinj_self(int on)
+{
+	int fd = open("/proc/thread-self/make-it-fail", O_WRONLY), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, on ? "1" : "0", 1) != 1)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -95,6 +95,15 @@ int kt_kmsg_open(void);
 /* Drain new kmsg records; how many contain needle (they are printed). */
 int kt_kmsg_find(int fd, const char *needle);
 
+/*
+ * Fault injection (make check-debug's fault phase): $KTLS_FAULTINJ=1 asks
+ * a test to let the kernel fail its allocations.  kt_faultinj_self()
+ * sets /proc/thread-self/make-it-fail for the calling thread; threads and
+ * children it creates afterwards inherit it.  Returns 0 or -errno.
+ */
+int kt_faultinj_wanted(void);
+int kt_faultinj_self(int on);
+
 struct kt_case;
 /*
  * Run every case twice, first against Debian's in-tree tls.ko, then against

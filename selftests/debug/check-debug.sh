@@ -15,6 +15,15 @@
 # KTLS_TIME_SCALE (stretches the tests' own limits, default 4),
 # KTLS_DEBUG_JOBS (kernel build jobs, default 2), KTLS_TEST_BINS (a
 # directory of test programs to run instead of the whole suite).
+#
+# Fault phase (guest-faults.sh, after the suite): the syscall fuzzer, a
+# byte-accounting test and load tests with allocations of the test tasks
+# failing.  KTLS_DEBUG_PHASES (suite,faults; "faults" alone is make
+# check-debug-faults), KTLS_FUZZ_SECS (fuzzer budget there, default 300:
+# 3/4 ktls, 1/4 in-tree), KTLS_FAULT_LOAD (comma-separated test programs
+# run as load, default test_tx; test_tx,test_rx adds about 10 minutes),
+# KTLS_FAULT_PROB (percent of the test tasks' allocations that fail,
+# default 5).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../vm/lib.sh
@@ -26,6 +35,9 @@ TIME_SCALE="${KTLS_TIME_SCALE:-4}"
 # Emulated and KASAN-instrumented, the boot-time W+X page table walk alone
 # outlasts the default 20 s soft-lockup limit: allow the maximum (120 s).
 SLOW_BOOT="watchdog_thresh=60"
+PHASES="${KTLS_DEBUG_PHASES:-suite,faults}"
+FAULTS="ktlsvm.phases=$PHASES ktlsvm.fuzzsecs=${KTLS_FUZZ_SECS:-300}"
+FAULTS+=" ktlsvm.faultload=${KTLS_FAULT_LOAD:-test_tx} ktlsvm.faultprob=${KTLS_FAULT_PROB:-5}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
 
 tree=$(bash "$HERE/build-kernel.sh")
@@ -53,18 +65,21 @@ while read -r m; do kos+=(--ko "$m"); done < <(find "$bdir" -name '*.ko' | sort)
 initrd="$KTLS_CACHE/initramfs/$rel-debug.cpio.gz"
 args=(--release "$rel" --tree "$tree" --out "$initrd" "${kos[@]}"
 	--guest "$HERE/guest-debug.sh"
-	--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh")
+	--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh"
+	--file "$HERE/guest-faults.sh:/ktls/guest-faults.sh")
 for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
 for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
 bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
 
-log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scale $TIME_SCALE) [$(elapsed)]"
+log "booting $rel (VM limit ${VM_TIMEOUT}s, per test ${TEST_TIMEOUT}s, time scale $TIME_SCALE, phases $PHASES) [$(elapsed)]"
 set +e
+# Injected failures make the allocator report (with a stack dump).
+[[ ",$PHASES," == *,faults,* ]] && export KTLS_ALLOC_WARN_OK=1
 # Empty before tail starts: it would first replay the last run's results.
 : >"$logs/results.log"
 bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
 	--log "$logs/console.log" --results "$logs/results.log" \
-	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE $SLOW_BOOT" &
+	--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE $SLOW_BOOT $FAULTS" &
 vmpid=$!
 tail -n +1 -F --pid="$vmpid" "$logs/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[debug] /'
 wait "$vmpid"
