@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * libktls: OpenSSL runs the TLS handshake, libktls derives the traffic keys
  * from the handshake secrets (EVP_KDF) and hands them to the kernel with

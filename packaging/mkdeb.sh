@@ -33,6 +33,12 @@ Copyright: 2026 the ktls developers
 License: GPL-2
  On Debian systems the full text of the GNU General Public License
  version 2 is in /usr/share/common-licenses/GPL-2.
+
+Files: usr/lib/* usr/include/ktls.h usr/share/man/*
+Copyright: 2026 the ktls developers
+License: MIT
+ libktls and its header are under the MIT licence (LICENSES/MIT in the
+ source), so programs linking OpenSSL 3 (Apache-2.0) can use them.
 CR
 	cat >"$d/changelog" <<CL
 ktls ($VER) unstable; urgency=medium

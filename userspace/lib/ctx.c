@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* SSL_CTX setup for libktls, and a self-signed certificate when none given. */
 #include <openssl/err.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * Traffic keys from the handshake secrets, with OpenSSL's EVP_KDF:
  * TLS 1.2: key block = PRF(master secret, "key expansion",

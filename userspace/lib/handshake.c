@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* The handshake in OpenSSL, then derivation and install (ktls_handshake). */
 #include <errno.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* Handing the keys to the kernel, with the reason when it cannot take them. */
 #include <errno.h>
 #include <stdlib.h>

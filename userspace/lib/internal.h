@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /* libktls internals shared by the files in lib/. */
 #ifndef KTLS_LIB_INTERNAL_H
 #define KTLS_LIB_INTERNAL_H

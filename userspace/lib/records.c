@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * After install: control records.  The kernel hands non-data records to
  * recvmsg() only with a cmsg buffer (TLS_GET_RECORD_TYPE), and sends one of

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* --trace: the handshake messages as they pass, and what was negotiated. */
 #include <string.h>
 #include <openssl/x509.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * ktls-get: download one URL over kernel TLS RX into a file, check the
  * length, report bytes and MB/s.
