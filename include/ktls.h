@@ -13,6 +13,7 @@
 #ifndef KTLS_LIB_H
 #define KTLS_LIB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,13 +44,15 @@ union ktls_crypto_info {
 #define KTLS_F_NO_INSTALL	(KTLS_F_NO_TX | KTLS_F_NO_RX)
 #define KTLS_F_KEEP_SSL		0x4	/* keep session->ssl after the handshake */
 /*
- * Without this flag an install failure that leaves the socket usable (no
- * ULP, ULP held elsewhere, TX refused before anything went in) is not an
- * error: the session keeps its SSL and ktls_send/ktls_recv/ktls_sendfile
- * run in userspace OpenSSL (ktls_fallback_reason() says why).  With it the
- * handshake fails instead.
+ * With this flag an install failure that leaves the socket usable (no
+ * ULP, ULP held elsewhere, keys refused before any went in) is not an
+ * error: the handshake succeeds, the session keeps its SSL and
+ * ktls_send/ktls_recv/ktls_sendfile run in userspace OpenSSL
+ * (ktls_fallback_reason() says why).  Opt-in, because a program that
+ * writes to the fd itself would then send plaintext: use the ktls_* I/O
+ * calls with it.  Without it the kernel path is required.
  */
-#define KTLS_F_REQUIRE_KERNEL	0x8
+#define KTLS_F_FALLBACK		0x8
 
 /* What went wrong, for programs; s->err has the readable message. */
 enum ktls_error {
@@ -90,6 +93,8 @@ struct ktls_opts {
 	int num_tickets;
 };
 
+struct ktls_hs_state;
+
 struct ktls_session {
 	int fd;
 	int server;
@@ -118,16 +123,18 @@ struct ktls_session {
 	uint64_t rec_tx, rec_rx;
 	int fallback;			/* userspace TLS: ssl carries the data */
 	char fallback_reason[KTLS_ERR_LEN];
-	int64_t deadline;		/* CLOCK_MONOTONIC ms; 0: none */
-	int hs_state;			/* ktls_handshake_step progress */
+	struct ktls_hs_state *hstate;	/* a handshake in progress */
+	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
+	pthread_mutex_t tx_lock;
 	char err[KTLS_ERR_LEN];
 };
 
 /*
  * An SSL_CTX set up for libktls: TLS 1.2..1.3, the AEAD suites the kernel
- * offers, OpenSSL's own kTLS off, no renegotiation, no read-ahead, no TLS
- * 1.3 tickets from servers.  cert/key: PEM paths; a server without them
- * gets a fresh self-signed ECDSA P-256 certificate.  NULL on error (err).
+ * offers, OpenSSL's own kTLS off, no renegotiation, no read-ahead, and
+ * our keylog callback (an application's own, set before or after, still
+ * runs).  cert/key: PEM paths; a server without them gets a fresh
+ * self-signed ECDSA P-256 certificate.  NULL on error (err).
  */
 SSL_CTX *ktls_ctx_new(int server, const char *cert, const char *key,
 		      char *err, size_t errlen);

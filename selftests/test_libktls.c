@@ -732,7 +732,8 @@ static void trace_and_keylog_tls13(void)
 	static const char *const labels[] = {
 		"ClientHello", "offered suites", "ServerHello",
 		"TLS_CHACHA20_POLY1305_SHA256", "key exchange group",
-		"HKDF-Expand-Label(SHA256", "rec_seq TX 0 RX 0", NULL };
+		"HKDF-Expand-Label(SHA256", "rec_seq TX 2 RX 0",
+		"after our Finished OpenSSL sent 2 record(s)", NULL };
 
 	run_trace(&suites[5], labels);
 }
