@@ -21,6 +21,10 @@
 #include <openssl/ssl.h>
 #include <ktls/tls_uapi.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define KTLS_ERR_LEN	320
 
 /* One direction's keys in the UAPI layout (tls12_crypto_info_*). */
@@ -33,8 +37,9 @@ union ktls_crypto_info {
 	unsigned char raw[64];
 };
 
-#define KTLS_VERSION_MAJOR	1
-#define KTLS_VERSION_MINOR	0
+/* The library's API version; the shared library is libktls.so.MAJOR. */
+#define KTLS_VERSION_MAJOR	0
+#define KTLS_VERSION_MINOR	1
 
 #define KTLS_NO_TICKETS		(-1)
 
@@ -230,5 +235,9 @@ int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 /* "AES-GCM-128", "TLS 1.3", for messages. */
 const char *ktls_cipher_name(uint16_t cipher);
 const char *ktls_version_name(uint16_t version);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* KTLS_LIB_H */

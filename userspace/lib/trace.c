@@ -194,4 +194,6 @@ void kl_trace_summary(const struct ktls_session *s, SSL *ssl)
 		 SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
 		 gname ? gname : "?");
 	kl_trace(s, "certificate subject %s", subj);
+	kl_trace(s, "session %s", SSL_session_reused(ssl) ?
+		 "resumed (abbreviated handshake)" : "new (full handshake)");
 }
