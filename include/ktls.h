@@ -96,6 +96,12 @@ struct ktls_opts {
 	 * KTLS_NO_TICKETS sends none.
 	 */
 	int num_tickets;
+	/*
+	 * Client: the server's name, sent as SNI and checked against its
+	 * certificate (an IP address is checked, not sent); verification
+	 * itself is the SSL_CTX's (SSL_VERIFY_PEER).  NULL: neither.
+	 */
+	const char *server_name;
 };
 
 struct ktls_hs_state;

@@ -43,14 +43,14 @@ grep -q listening serve.log || { cat serve.log; exit 1; }
 
 # One s_client download; the reply's body must be f.bin.  $1: label.
 sclient() {
-	label=$1
+	sl=$1
 	shift
 	printf 'GET /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 		openssl s_client -connect "127.0.0.1:$PORT" -quiet -ign_eof \
-			"$@" >"$label.reply" 2>"$label.err"
-	tail -c "$size" "$label.reply" >"$label.bin"
-	head -c 12 "$label.reply" | grep -q '^HTTP/1.1 200' &&
-		[ "$(sha "$label.bin")" = "$want" ]
+			"$@" >"$sl.reply" 2>"$sl.err"
+	tail -c "$size" "$sl.reply" >"$sl.bin"
+	head -c 12 "$sl.reply" | grep -q '^HTTP/1.1 200' &&
+		[ "$(sha "$sl.bin")" = "$want" ]
 }
 
 # The server's trace of its last connection: lines tagged like its last

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "internal.h"
 
@@ -166,6 +168,21 @@ static void kl_msg_cb(int write_p, int version, int content_type,
 		kl_trace_msg(write_p, version, content_type, buf, len, ssl, arg);
 }
 
+/* SNI and the name the certificate must carry (RFC 6066: no SNI for IPs). */
+static int kl_set_server_name(SSL *ssl, const char *name)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, name, addr) == 1 ||
+	    inet_pton(AF_INET6, name, addr) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+						     name) == 1 ? 0 : -1;
+	if (SSL_set_tlsext_host_name(ssl, name) != 1 ||
+	    SSL_set1_host(ssl, name) != 1)
+		return -1;
+	return 0;
+}
+
 static void kl_drop(struct ktls_session *s)
 {
 	if (s->hstate) {
@@ -229,6 +246,14 @@ int ktls_handshake_start(struct ktls_session *s, SSL_CTX *ctx, int fd,
 	SSL_set_bio(ssl, bio, bio);
 	SSL_set_msg_callback(ssl, kl_msg_cb);
 	SSL_set_msg_callback_arg(ssl, s);
+	if (!server && s->opts->server_name &&
+	    kl_set_server_name(ssl, s->opts->server_name)) {
+		s->code = KTLS_E_INVALID;
+		kl_err_ssl(s->err, sizeof(s->err), "server name \"%s\"",
+			   s->opts->server_name);
+		kl_drop(s);
+		return -1;
+	}
 	if (server)
 		SSL_set_accept_state(ssl);
 	else
@@ -287,6 +312,13 @@ static void kl_handshake_error(struct ktls_session *s, SSL *ssl, int rc)
 		return;
 	}
 	s->code = KTLS_E_HANDSHAKE;
+	if (SSL_get_verify_result(ssl) != X509_V_OK) {
+		kl_err_ssl(s->err, sizeof(s->err),
+			   "TLS handshake (%s) failed: server certificate not trusted (%s)",
+			   who, X509_verify_cert_error_string(
+					SSL_get_verify_result(ssl)));
+		return;
+	}
 	kl_err_ssl(s->err, sizeof(s->err), "TLS handshake (%s) failed", who);
 }
 
@@ -352,6 +384,12 @@ static int kl_finish(struct ktls_session *s)
 	}
 	SSL_set_msg_callback(ssl, NULL);
 	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
+	/*
+	 * The kernel carries the connection (and its close_notify) now: as
+	 * far as OpenSSL knows it was shut down cleanly, so SSL_free() keeps
+	 * the session in the server's cache (TLS 1.2 session-ID resumption).
+	 */
+	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (flags & KTLS_F_KEEP_SSL) {
 		s->ssl = ssl;
 		h->ssl = NULL;

@@ -68,7 +68,7 @@ static void kl_attach_error(struct ktls_session *s, const char *ulp)
 	const char *owner = kl_ulp_owner(ulp, kname, sizeof(kname));
 
 	if (errno == ENOENT && kl_ulp_registered(ulp) == 0) {
-		s->code = kname[0] ? KTLS_E_ULP_TAKEN : KTLS_E_NO_ULP;
+		s->code = KTLS_E_NO_ULP;
 		if (kname[0])
 			snprintf(s->err, sizeof(s->err),
 				 "kernel TLS unavailable: TCP ULP \"%s\" is not registered; ktls.ko is loaded with ulp_name=%s (set KTLS_ULP=%s)",

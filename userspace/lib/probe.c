@@ -27,8 +27,8 @@ static size_t kl_info_len(uint16_t cipher)
 	return 0;
 }
 
-/* A connected loopback TCP socket (the other ends closed). */
-static int kl_loopback(char *msg, size_t len)
+/* A connected loopback TCP pair (ULPs attach to established sockets). */
+static int kl_loopback(int *peer, char *msg, size_t len)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
@@ -45,7 +45,7 @@ static int kl_loopback(char *msg, size_t len)
 	s = accept(l, NULL, NULL);
 	if (s < 0)
 		goto fail;
-	close(s);
+	*peer = s;
 	close(l);
 	return c;
 fail:
@@ -82,7 +82,7 @@ int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 	struct ktls_opts o = { .ulp = ulp };
 	struct ktls_session *s;
 	char mode[32];
-	int code;
+	int code, peer = -1;
 
 	if (!version)
 		version = TLS_1_3_VERSION;
@@ -105,7 +105,7 @@ int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 	/* Throwaway all-zero keys: only whether the kernel takes them counts. */
 	s->tx.info.version = s->rx.info.version = version;
 	s->tx.info.cipher_type = s->rx.info.cipher_type = cipher;
-	s->fd = kl_loopback(msg, len);
+	s->fd = kl_loopback(&peer, msg, len);
 	if (s->fd < 0) {
 		free(s);
 		return KTLS_E_IO;
@@ -127,6 +127,7 @@ int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 			 ktls_version_name(version), ktls_cipher_name(cipher));
 	}
 	close(s->fd);
+	close(peer);
 	free(s);
 	return code;
 }

@@ -179,7 +179,10 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 
 		n = recvmsg(s->fd, &msg, 0);
 		if (n < 0) {
-			s->code = KTLS_E_IO;
+			if (errno != EAGAIN && errno != EINTR) {
+				s->code = KTLS_E_IO;
+				kl_err_sys(s->err, sizeof(s->err), "recvmsg");
+			}
 			return n;
 		}
 		cm = CMSG_FIRSTHDR(&msg);
