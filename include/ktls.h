@@ -238,6 +238,26 @@ const char *ktls_error_name(int code);
 int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 	       char *msg, size_t len);
 
+/*
+ * Accessors: code that uses only these and ktls_session_new/free does not
+ * depend on struct ktls_session's layout (which will become private).
+ * ktls_session_new() returns a zeroed session (fd -1) or NULL;
+ * ktls_session_free() aborts a handshake, frees the SSL, wipes, frees; it
+ * does not close the fd (ktls_close() does).
+ */
+struct ktls_session *ktls_session_new(void);
+void ktls_session_free(struct ktls_session *s);
+int ktls_session_fd(const struct ktls_session *s);
+uint16_t ktls_session_version(const struct ktls_session *s);	/* TLS_1_x_VERSION */
+uint16_t ktls_session_cipher(const struct ktls_session *s);	/* TLS_CIPHER_* */
+int ktls_session_kernel(const struct ktls_session *s, int tx);	/* installed */
+int ktls_session_peer_closed(const struct ktls_session *s);
+SSL *ktls_session_ssl(const struct ktls_session *s);	/* KEEP_SSL/fallback */
+/* The rec_seq the kernel started from: records OpenSSL counted. */
+uint64_t ktls_session_first_seq(const struct ktls_session *s, int tx);
+/* The readable message of the last failure (s->err). */
+const char *ktls_errmsg(const struct ktls_session *s);
+
 /* "AES-GCM-128", "TLS 1.3", for messages. */
 const char *ktls_cipher_name(uint16_t cipher);
 const char *ktls_version_name(uint16_t version);
