@@ -91,7 +91,9 @@ resume() {
 	fi
 }
 
-resume s_client_tls13_resumed -tls1_3 'rec_seq TX 2 RX 0'
+# OpenSSL sends one ticket after a resumption (two after a full
+# handshake): the count, not an assumption, sets rec_seq.
+resume s_client_tls13_resumed -tls1_3 'rec_seq TX 1 RX 0'
 resume s_client_tls12_resumed -tls1_2 'rec_seq TX 1 RX 1'
 
 # Tickets on (OpenSSL's default of 2): a full TLS 1.3 handshake counts them.
