@@ -88,10 +88,12 @@ int main()
 		ssize_t w = ktls_send(&srv, hello.data(), hello.size());
 		ssize_t r = ktls_recv(&cl, buf, sizeof(buf) - 1);
 
-		if (w != static_cast<ssize_t>(hello.size()) ||
-		    r != static_cast<ssize_t>(hello.size()) || hello != buf)
+		/* Past r, buf holds whatever ktls_recv read before (tickets). */
+		std::string got(buf, r > 0 ? static_cast<size_t>(r) : 0);
+
+		if (w != static_cast<ssize_t>(hello.size()) || got != hello)
 			why = "sent " + std::to_string(w) + ", received " +
-			      std::to_string(r) + " \"" + buf + "\": " +
+			      std::to_string(r) + " \"" + got + "\": " +
 			      ktls_errmsg(&srv) + " / " + ktls_errmsg(&cl);
 		ktls_close(&srv);
 		ktls_close(&cl);
