@@ -54,8 +54,11 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-# Userspace build directory to install from (the .deb uses a dynamic build).
-UBUILD ?= userspace/build
+MANDIR ?= $(PREFIX)/share/man
+# Userspace build directory to install from: a dynamic build, so the tools
+# and libktls.so use the system's OpenSSL (its security updates reach
+# them); the VM's static build stays in userspace/build.
+UBUILD ?= userspace/build/dyn
 # WITH_MODULE=0: tools, library and header only.
 WITH_MODULE ?= 1
 KTLS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
@@ -71,15 +74,24 @@ MOD_KVER = $(shell modinfo -F vermagic kmod/ktls.ko 2>/dev/null | cut -d' ' -f1)
 MOD_DEST = $(DESTDIR)/lib/modules/$(MOD_KVER)/updates/ktls.ko
 UNINST_KVER = $(or $(MOD_KVER),$(KVER))
 
-.PHONY: install uninstall dkms-install dkms-remove deb check-dkms
+.PHONY: userspace-dyn install uninstall dkms-install dkms-remove deb check-dkms
 
-install: $(if $(filter 1,$(WITH_MODULE)),module) userspace
+userspace-dyn:
+	$(MAKE) -C userspace B=$(patsubst userspace/%,%,$(UBUILD)) LDFLAGS=-pthread
+
+install: $(if $(filter 1,$(WITH_MODULE)),module) userspace-dyn
 ifeq ($(WITH_MODULE),1)
 	@test -n "$(MOD_KVER)" || { echo "kmod/ktls.ko has no vermagic" >&2; exit 1; }
 	install -D -m 644 kmod/ktls.ko $(MOD_DEST)
 	$(if $(DESTDIR),,depmod -a $(MOD_KVER))
 endif
 	install -D -m 644 $(UBUILD)/libktls.a $(DESTDIR)$(LIBDIR)/libktls.a
+	install -D -m 755 $(UBUILD)/libktls.so.0.* $(DESTDIR)$(LIBDIR)/
+	cd $(DESTDIR)$(LIBDIR) && ln -sf $$(ls libktls.so.0.* | tail -n 1) libktls.so.0 && \
+		ln -sf libktls.so.0 libktls.so
+	$(if $(DESTDIR),,-ldconfig)
+	install -d $(DESTDIR)$(MANDIR)/man3
+	install -m 644 userspace/man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -D -m 644 include/ktls.h $(DESTDIR)$(INCLUDEDIR)/ktls.h
 	install -D -m 644 include/ktls/tls_uapi.h \
 		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h
@@ -98,6 +110,8 @@ ifeq ($(WITH_MODULE),1)
 	rm -f $(DESTDIR)/lib/modules/$(UNINST_KVER)/updates/ktls.ko
 	$(if $(DESTDIR),,-depmod -a $(UNINST_KVER))
 endif
+	rm -f $(DESTDIR)$(LIBDIR)/libktls.so $(DESTDIR)$(LIBDIR)/libktls.so.0*
+	for m in userspace/man/*.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$${m##*/}; done
 	rm -f $(DESTDIR)$(LIBDIR)/libktls.a $(DESTDIR)$(INCLUDEDIR)/ktls.h \
 		$(DESTDIR)$(INCLUDEDIR)/ktls/tls_uapi.h \
 		$(DESTDIR)$(INCLUDEDIR)/ktls/ktls_ext.h \

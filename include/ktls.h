@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * libktls: OpenSSL runs the TLS handshake, libktls derives the traffic keys
  * from the handshake secrets (EVP_KDF) and hands them to the kernel with
@@ -13,12 +13,17 @@
 #ifndef KTLS_LIB_H
 #define KTLS_LIB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <openssl/ssl.h>
 #include <ktls/tls_uapi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define KTLS_ERR_LEN	320
 
@@ -32,13 +37,48 @@ union ktls_crypto_info {
 	unsigned char raw[64];
 };
 
+/* The library's API version; the shared library is libktls.so.MAJOR. */
+#define KTLS_VERSION_MAJOR	0
+#define KTLS_VERSION_MINOR	1
+
+#define KTLS_NO_TICKETS		(-1)
+
 /* ktls_opts.flags */
 #define KTLS_F_NO_TX		0x1	/* derive but do not install TX */
 #define KTLS_F_NO_RX		0x2	/* derive but do not install RX */
 #define KTLS_F_NO_INSTALL	(KTLS_F_NO_TX | KTLS_F_NO_RX)
 #define KTLS_F_KEEP_SSL		0x4	/* keep session->ssl after the handshake */
+/*
+ * With this flag an install failure that leaves the socket usable (no
+ * ULP, ULP held elsewhere, keys refused before any went in) is not an
+ * error: the handshake succeeds, the session keeps its SSL and
+ * ktls_send/ktls_recv/ktls_sendfile run in userspace OpenSSL
+ * (ktls_fallback_reason() says why).  Opt-in, because a program that
+ * writes to the fd itself would then send plaintext: use the ktls_* I/O
+ * calls with it.  Without it the kernel path is required.
+ */
+#define KTLS_F_FALLBACK		0x8
 /* TLS 1.3: let the kernel handle KeyUpdate if it can (ktls_kernel_rekey) */
-#define KTLS_F_KERNEL_REKEY	0x8
+#define KTLS_F_KERNEL_REKEY	0x10
+
+/* What went wrong, for programs; s->err has the readable message. */
+enum ktls_error {
+	KTLS_OK = 0,
+	KTLS_E_NO_ULP,		/* no TCP ULP of that name (module not loaded) */
+	KTLS_E_ULP_TAKEN,	/* name held by another module, or the socket has a ULP */
+	KTLS_E_CIPHER,		/* the kernel refused this version/cipher's keys */
+	KTLS_E_HANDSHAKE,	/* the TLS handshake failed (OpenSSL's reason) */
+	KTLS_E_PEER_ALERT,	/* the peer sent a fatal alert */
+	KTLS_E_TIMEOUT,		/* opts->timeout_ms passed */
+	KTLS_E_KEY_UPDATE,	/* a KeyUpdate could not be sent or installed */
+	KTLS_E_IO,		/* socket error (errno kept) */
+	KTLS_E_PEER_CLOSED,	/* the peer closed mid-handshake */
+	KTLS_E_PENDING,		/* OpenSSL holds bytes the kernel cannot take over */
+	KTLS_E_PROTOCOL,	/* unexpected record or message after the handover */
+	KTLS_E_NOMEM,
+	KTLS_E_INVALID,		/* bad argument or call in the wrong state */
+	KTLS_E_LOCKDOWN,	/* ktls_probe: kernel lockdown refuses unsigned modules */
+};
 
 struct ktls_opts {
 	const char *ulp;	/* TCP ULP name; NULL: $KTLS_ULP or "tls" */
@@ -46,8 +86,27 @@ struct ktls_opts {
 	const char *tag;	/* trace line prefix, e.g. "conn 7" */
 	FILE *keylog;		/* NSS key log (the only place secrets go) */
 	unsigned int flags;
-	int timeout_ms;		/* handshake I/O timeout; 0: none */
+	/*
+	 * Total handshake deadline, counted from ktls_handshake_start() (or
+	 * ktls_handshake()); 0: none.  The socket's own SO_RCVTIMEO and
+	 * SO_SNDTIMEO are never changed.
+	 */
+	int timeout_ms;
+	/*
+	 * TLS 1.3 tickets a server sends after the handshake: 0 leaves the
+	 * SSL_CTX's number (OpenSSL's default is 2), n > 0 sends n,
+	 * KTLS_NO_TICKETS sends none.
+	 */
+	int num_tickets;
+	/*
+	 * Client: the server's name, sent as SNI and checked against its
+	 * certificate (an IP address is checked, not sent); verification
+	 * itself is the SSL_CTX's (SSL_VERIFY_PEER).  NULL: neither.
+	 */
+	const char *server_name;
 };
+
+struct ktls_hs_state;
 
 struct ktls_session {
 	int fd;
@@ -68,14 +127,27 @@ struct ktls_session {
 	/* TLS 1.3 application traffic secrets, from the keylog callback. */
 	unsigned char secret_c[64], secret_s[64];
 	size_t secret_len;
+	int code;			/* enum ktls_error of the last failure */
+	/*
+	 * Records OpenSSL sent/received under the application traffic keys
+	 * before the handover (its msg callback counts them): the kernel's
+	 * first rec_seq in each direction.
+	 */
+	uint64_t rec_tx, rec_rx;
+	int fallback;			/* userspace TLS: ssl carries the data */
+	char fallback_reason[KTLS_ERR_LEN];
+	struct ktls_hs_state *hstate;	/* a handshake in progress */
+	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
+	pthread_mutex_t tx_lock;
 	char err[KTLS_ERR_LEN];
 };
 
 /*
  * An SSL_CTX set up for libktls: TLS 1.2..1.3, the AEAD suites the kernel
- * offers, OpenSSL's own kTLS off, no renegotiation, no read-ahead, no TLS
- * 1.3 tickets from servers.  cert/key: PEM paths; a server without them
- * gets a fresh self-signed ECDSA P-256 certificate.  NULL on error (err).
+ * offers, OpenSSL's own kTLS off, no renegotiation, no read-ahead, and
+ * our keylog callback (an application's own, set before or after, still
+ * runs).  cert/key: PEM paths; a server without them gets a fresh
+ * self-signed ECDSA P-256 certificate.  NULL on error (err).
  */
 SSL_CTX *ktls_ctx_new(int server, const char *cert, const char *key,
 		      char *err, size_t errlen);
@@ -88,6 +160,36 @@ int ktls_ctx_prepare(SSL_CTX *ctx, char *err, size_t errlen);
  */
 int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
 		   const struct ktls_opts *opts);
+/*
+ * Non-blocking handshake, for event loops (epoll/poll):
+ *
+ *	ktls_handshake_start(s, ctx, fd, server, opts);    fd O_NONBLOCK
+ *	while ((r = ktls_handshake_step(s)) > 0)
+ *		wait for EPOLLIN (KTLS_STEP_WANT_READ) or EPOLLOUT
+ *		(KTLS_STEP_WANT_WRITE) on fd, at most
+ *		ktls_handshake_timeout(s) ms, then step again;
+ *	r == KTLS_STEP_DONE: keys installed (or the session fell back to
+ *	userspace TLS: ktls_fallback_reason());
+ *	r == KTLS_STEP_ERROR: ktls_error(s) and s->err say why; the session
+ *	holds nothing any more (the fd stays open: it is the caller's).
+ *
+ * ktls_handshake() is this loop with poll() on a blocking or non-blocking
+ * fd.  start returns 0 or -1 (s->err; nothing to clean up then).
+ * ktls_handshake_abort() drops a handshake still in progress.
+ */
+enum ktls_step {
+	KTLS_STEP_ERROR = -1,
+	KTLS_STEP_DONE = 0,
+	KTLS_STEP_WANT_READ = 1,
+	KTLS_STEP_WANT_WRITE = 2,
+};
+int ktls_handshake_start(struct ktls_session *s, SSL_CTX *ctx, int fd,
+			 int server, const struct ktls_opts *opts);
+int ktls_handshake_step(struct ktls_session *s);
+/* Milliseconds left of opts->timeout_ms (0 when passed); -1: no deadline. */
+int ktls_handshake_timeout(const struct ktls_session *s);
+void ktls_handshake_abort(struct ktls_session *s);
+
 /* Derive s->tx/s->rx from a finished handshake (called by the above). */
 int ktls_derive(struct ktls_session *s, SSL *ssl);
 /* TCP_ULP + TLS_TX/TLS_RX with s->tx/s->rx. */
@@ -122,8 +224,56 @@ void ktls_close(struct ktls_session *s);
 /* Wipe the keys without touching the fd. */
 void ktls_wipe(struct ktls_session *s);
 
+/*
+ * Application data in either mode: through the kernel, or through
+ * s->ssl when the session fell back to userspace TLS.  Return as
+ * send(2)/sendfile(2); -1 sets errno and s->code/s->err.
+ */
+ssize_t ktls_send(struct ktls_session *s, const void *buf, size_t len);
+ssize_t ktls_sendfile(struct ktls_session *s, int in_fd, off_t *offset,
+		      size_t count);
+/* NULL when the kernel carries the data; else why it does not. */
+const char *ktls_fallback_reason(const struct ktls_session *s);
+
+/* enum ktls_error of the last failure, and a fixed text for a code. */
+int ktls_error(const struct ktls_session *s);
+const char *ktls_error_name(int code);
+
+/*
+ * Does kernel TLS work on this host for (version, cipher) through ULP
+ * ulp (NULL: $KTLS_ULP or "tls")?  Attaches the ULP to a loopback TCP
+ * socket and installs throwaway keys.  Returns KTLS_OK or the enum
+ * ktls_error that says why not, with a readable message in msg.
+ */
+int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
+	       char *msg, size_t len);
+
+/*
+ * Accessors: code that uses only these and ktls_session_new/free does not
+ * depend on struct ktls_session's layout (which will become private).
+ * ktls_session_new() returns a zeroed session (fd -1) or NULL;
+ * ktls_session_free() aborts a handshake, frees the SSL, wipes, frees; it
+ * does not close the fd (ktls_close() does).
+ */
+struct ktls_session *ktls_session_new(void);
+void ktls_session_free(struct ktls_session *s);
+int ktls_session_fd(const struct ktls_session *s);
+uint16_t ktls_session_version(const struct ktls_session *s);	/* TLS_1_x_VERSION */
+uint16_t ktls_session_cipher(const struct ktls_session *s);	/* TLS_CIPHER_* */
+int ktls_session_kernel(const struct ktls_session *s, int tx);	/* installed */
+int ktls_session_peer_closed(const struct ktls_session *s);
+SSL *ktls_session_ssl(const struct ktls_session *s);	/* KEEP_SSL/fallback */
+/* The rec_seq the kernel started from: records OpenSSL counted. */
+uint64_t ktls_session_first_seq(const struct ktls_session *s, int tx);
+/* The readable message of the last failure (s->err). */
+const char *ktls_errmsg(const struct ktls_session *s);
+
 /* "AES-GCM-128", "TLS 1.3", for messages. */
 const char *ktls_cipher_name(uint16_t cipher);
 const char *ktls_version_name(uint16_t version);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* KTLS_LIB_H */

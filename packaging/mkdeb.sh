@@ -33,6 +33,12 @@ Copyright: 2026 the ktls developers
 License: GPL-2
  On Debian systems the full text of the GNU General Public License
  version 2 is in /usr/share/common-licenses/GPL-2.
+
+Files: usr/lib/* usr/include/ktls.h usr/share/man/*
+Copyright: 2026 the ktls developers
+License: MIT
+ libktls and its header are under the MIT licence (LICENSES/MIT in the
+ source), so programs linking OpenSSL 3 (Apache-2.0) can use them.
 CR
 	cat >"$d/changelog" <<CL
 ktls ($VER) unstable; urgency=medium
@@ -102,18 +108,19 @@ dpkg-deb --root-owner-group -Zxz --build "$R" "$OUT/ktls-dkms_${VER}_all.deb" >/
 # --- ktls-tools --------------------------------------------------------------
 R="$STAGE/ktls-tools"
 mkdir -p "$R/DEBIAN"
-# A dynamic build (the VM's static one stays in userspace/build).
-make -s -C "$REPO/userspace" B=build/dyn LDFLAGS=-pthread >/dev/null
+# `make install` builds dynamically (the VM's static build stays in
+# userspace/build): tools and libktls.so use the system OpenSSL.
 make -s -C "$REPO" install WITH_MODULE=0 UBUILD=userspace/build/dyn \
 	DESTDIR="$R" PREFIX=/usr LIBDIR="/usr/lib/$MULTIARCH" >/dev/null
 strip --strip-unneeded "$R"/usr/bin/*
 strip --strip-debug "$R/usr/lib/$MULTIARCH/libktls.a"
+strip --strip-unneeded "$R/usr/lib/$MULTIARCH"/libktls.so.0.*
 docs "$R" ktls-tools
 # Library dependencies of the tools, as dpkg-shlibdeps sees them.
 mkdir -p "$STAGE/shl/debian"
 printf 'Source: ktls\n\nPackage: ktls-tools\nArchitecture: any\n' \
 	>"$STAGE/shl/debian/control"
-deps=$(cd "$STAGE/shl" && dpkg-shlibdeps -O "$R"/usr/bin/* 2>/dev/null |
+deps=$(cd "$STAGE/shl" && dpkg-shlibdeps -O "$R"/usr/bin/* "$R/usr/lib/$MULTIARCH"/libktls.so.0.* 2>/dev/null |
 	sed -n 's/^shlibs:Depends=//p')
 [[ -n "$deps" ]] || deps="libc6 (>= 2.34), libssl3 (>= 3.0.0)"
 cat >"$R/DEBIAN/control" <<EOF2
@@ -130,7 +137,8 @@ Description: kernel TLS tools: ktls-serve, ktls-get, ktls-doctor, libktls
  Userspace for the ktls kernel module: ktls-serve (HTTPS file server that
  sends through kernel TLS), ktls-get (client that receives through it),
  ktls-doctor (checks that kernel TLS works on this machine and says how
- to fix it) and libktls (static library, header and pkg-config file:
+ to fix it) and libktls (shared and static library, header, pkg-config
+ file and man pages:
  OpenSSL handshake, keys handed to the kernel).
 EOF2
 dpkg-deb --root-owner-group -Zxz --build "$R" "$OUT/ktls-tools_${VER}_${ARCH}.deb" >/dev/null

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -47,6 +48,7 @@ static const struct suite suites[] = {
 /* The plain OpenSSL peer. */
 struct peer {
 	int fd, server, ktls, tickets, mfl;
+	int count_tickets;	/* client: count the tickets it is sent */
 	const struct suite *su;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -57,6 +59,17 @@ struct peer {
 	unsigned char *buf;
 	size_t len;
 };
+
+/* New sessions (tickets) the OpenSSL client peer was sent. */
+static int tickets_seen;
+
+static int count_ticket(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	(void)sess;
+	__atomic_add_fetch(&tickets_seen, 1, __ATOMIC_SEQ_CST);
+	return 0;	/* not kept */
+}
 
 static SSL_CTX *peer_ctx(const struct peer *p)
 {
@@ -74,6 +87,10 @@ static SSL_CTX *peer_ctx(const struct peer *p)
 								 p->mfl));
 	if (p->ktls)
 		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+	if (p->count_tickets) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+		SSL_CTX_sess_set_new_cb(ctx, count_ticket);
+	}
 	KT_ASSERT(SSL_CTX_set_min_proto_version(ctx, p->su->tls13 ?
 				TLS1_3_VERSION : TLS1_2_VERSION));
 	KT_ASSERT(SSL_CTX_set_max_proto_version(ctx, p->su->tls13 ?
@@ -732,9 +749,185 @@ static void trace_and_keylog_tls13(void)
 	static const char *const labels[] = {
 		"ClientHello", "offered suites", "ServerHello",
 		"TLS_CHACHA20_POLY1305_SHA256", "key exchange group",
-		"HKDF-Expand-Label(SHA256", "rec_seq TX 0 RX 0", NULL };
+		"HKDF-Expand-Label(SHA256", "rec_seq TX 2 RX 0",
+		"after our Finished OpenSSL sent 2 record(s)", NULL };
 
 	run_trace(&suites[5], labels);
+}
+
+/*
+ * A libktls server sends OpenSSL's default two TLS 1.3 tickets; the records
+ * carrying them count, so the reply sealed with our TX key (rec_seq 2)
+ * opens at the client, which got both tickets (session resumption works).
+ */
+static void job_derive_tickets(struct peer *p)
+{
+	job_derive(p);
+	if (!p->err[0] && tickets_seen != 2)
+		snprintf(p->err, sizeof(p->err),
+			 "the client peer saw %d tickets, want 2", tickets_seen);
+}
+
+static void tickets_tls13_lib_server(void)
+{
+	struct ktls_session s;
+	struct peer p = { .count_tickets = 1 };
+	struct tr_keys rx, tx;
+	uint8_t pt[TR_MAX_REC], rec[TR_MAX_REC];
+	int c, sv;
+	size_t n;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, &suites[3], c, 0, job_derive_tickets);
+	our_handshake(&s, sv, 1, KTLS_F_NO_INSTALL);
+	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
+	tr_keys_from_info(&tx, (union kt_crypto_info *)&s.tx);
+	n = open_app(s.fd, &rx, pt);
+	KT_ASSERT_EQ(n, sizeof(hello));
+	n = tr_seal(&tx, 23, reply, sizeof(reply), rec);
+	kt_write_all(s.fd, rec, n);
+	peer_join(&p);
+}
+
+/* The application's keylog callback, set before or after libktls's. */
+static int app_lines;
+
+static void app_keylog(const SSL *ssl, const char *line)
+{
+	(void)ssl;
+	if (strstr(line, "TRAFFIC_SECRET_0"))
+		__atomic_add_fetch(&app_lines, 1, __ATOMIC_SEQ_CST);
+}
+
+static void run_keylog(int app_first)
+{
+	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL,
+			       .timeout_ms = 20000 };
+	struct ktls_session s;
+	struct peer p = { 0 };
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *tmp = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
+	int c, sv;
+
+	KT_ASSERT(ctx && tmp);
+	/* The certificate from a libktls context, then a plain one. */
+	KT_ASSERT(SSL_CTX_use_certificate(ctx, SSL_CTX_get0_certificate(tmp)));
+	KT_ASSERT(SSL_CTX_use_PrivateKey(ctx, SSL_CTX_get0_privatekey(tmp)));
+	app_lines = 0;
+	if (app_first)
+		SSL_CTX_set_keylog_callback(ctx, app_keylog);
+	KT_ASSERT_OK(ktls_ctx_prepare(ctx, err, sizeof(err)));
+	if (!app_first)
+		SSL_CTX_set_keylog_callback(ctx, app_keylog);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, &suites[3], c, 0, job_nop);
+	if (ktls_handshake(&s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", s.err);
+	peer_join(&p);
+	/* Ours ran (the TLS 1.3 keys were derived) and so did theirs. */
+	KT_ASSERT_EQ(s.version, TLS_1_3_VERSION);
+	if (app_lines != 2)
+		KT_FAIL("the application's keylog callback saw %d traffic secrets, want 2",
+			app_lines);
+	SSL_CTX_free(ctx);
+	SSL_CTX_free(tmp);
+}
+
+static void keylog_chained_app_first(void)
+{
+	run_keylog(1);
+}
+
+static void keylog_chained_app_after(void)
+{
+	run_keylog(0);
+}
+
+/* The caller's SO_RCVTIMEO/SO_SNDTIMEO survive ktls_handshake(). */
+static void check_timeo(int fd, int opt, const struct timeval *want,
+			const char *name)
+{
+	struct timeval got;
+	socklen_t len = sizeof(got);
+
+	KT_ASSERT_OK(getsockopt(fd, SOL_SOCKET, opt, &got, &len));
+	if (got.tv_sec != want->tv_sec || got.tv_usec != want->tv_usec)
+		KT_FAIL("%s is %ld.%06ld after the handshake, was %ld.%06ld",
+			name, (long)got.tv_sec, (long)got.tv_usec,
+			(long)want->tv_sec, (long)want->tv_usec);
+}
+
+static void socket_timeouts_untouched(void)
+{
+	struct timeval tv = { 7, 500000 }, rcv, snd;
+	socklen_t len = sizeof(rcv);
+	struct ktls_session s;
+	struct peer p = { 0 };
+	int c, sv;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, &suites[3], c, 0, job_nop);
+	KT_ASSERT_OK(setsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	KT_ASSERT_OK(setsockopt(sv, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	/* As the kernel rounds them to jiffies. */
+	KT_ASSERT_OK(getsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &rcv, &len));
+	KT_ASSERT_OK(getsockopt(sv, SOL_SOCKET, SO_SNDTIMEO, &snd, &len));
+	KT_ASSERT(rcv.tv_sec == 7 && snd.tv_sec == 7);
+	our_handshake(&s, sv, 1, KTLS_F_NO_INSTALL);
+	peer_join(&p);
+	check_timeo(sv, SO_RCVTIMEO, &rcv, "SO_RCVTIMEO");
+	check_timeo(sv, SO_SNDTIMEO, &snd, "SO_SNDTIMEO");
+}
+
+/*
+ * timeout_ms bounds the whole handshake: a server that trickles a record
+ * a byte every 100 ms (each read gets something) still times out.
+ */
+static void *trickle_main(void *arg)
+{
+	int fd = *(int *)arg, i;
+	static const unsigned char hdr[5] = { 22, 3, 3, 0x40, 0 };
+	char buf[4096];
+
+	/* The ClientHello, then a ServerHello record that never ends. */
+	if (read(fd, buf, sizeof(buf)) <= 0)
+		return NULL;
+	for (i = 0; i < 40; i++) {
+		unsigned char b = i < 5 ? hdr[i] : 0;
+
+		if (write(fd, &b, 1) != 1)
+			break;
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+static void deadline_is_total(void)
+{
+	struct ktls_opts o = { .timeout_ms = 1000 };
+	struct ktls_session s;
+	char err[KTLS_ERR_LEN];
+	SSL_CTX *ctx = ktls_ctx_new(0, NULL, NULL, err, sizeof(err));
+	struct timespec t0, t1;
+	pthread_t thr;
+	int c, sv, ms;
+
+	KT_ASSERT(ctx);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	KT_ASSERT_EQ(pthread_create(&thr, NULL, trickle_main, &sv), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	KT_ASSERT_EQ(ktls_handshake(&s, ctx, c, 0, &o), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+		   (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	kt_diag("%s after %d ms", s.err, ms);
+	if (ms > 2500)
+		KT_FAIL("the 1000 ms handshake deadline ended after %d ms: %s",
+			ms, s.err);
+	KT_ASSERT(strstr(s.err, "timed out"));
+	pthread_join(thr, NULL);
+	SSL_CTX_free(ctx);
 }
 
 #define MATRIX(kind, i, n, ...)						\
@@ -774,7 +967,12 @@ ALL(ossl, )
 	KT_CASE(rsa_certificate_tls13),					\
 	KT_CASE(trace_and_keylog_tls12),				\
 	KT_CASE(trace_and_keylog_tls13),				\
-	KT_CASE(garbage_handshake_fails_cleanly)
+	KT_CASE(garbage_handshake_fails_cleanly),			\
+	KT_CASE(tickets_tls13_lib_server),				\
+	KT_CASE(keylog_chained_app_first),				\
+	KT_CASE(keylog_chained_app_after),				\
+	KT_CASE(socket_timeouts_untouched),				\
+	KT_CASE(deadline_is_total)
 
 static const struct kt_case host_cases[] = {
 	HOST_CASES,

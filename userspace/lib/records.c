@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * After install: control records.  The kernel hands non-data records to
  * recvmsg() only with a cmsg buffer (TLS_GET_RECORD_TYPE), and sends one of
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 
 #include "internal.h"
@@ -35,11 +36,12 @@ static int kl_rekey_kernel(struct ktls_session *s, int tx)
 	return 0;
 }
 
-int ktls_key_update(struct ktls_session *s, int request_peer)
+static int kl_key_update_locked(struct ktls_session *s, int request_peer)
 {
 	unsigned char ku[5] = { 24, 0, 0, 1, !!request_peer };
 
 	if (!s->tx_on || s->version != TLS_1_3_VERSION) {
+		s->code = KTLS_E_INVALID;
 		snprintf(s->err, sizeof(s->err),
 			 "key update: needs TLS 1.3 with TX installed");
 		errno = EINVAL;
@@ -48,11 +50,30 @@ int ktls_key_update(struct ktls_session *s, int request_peer)
 	/* The KeyUpdate itself is the last record under the old key. */
 	if (kl_send_record(s, KL_HANDSHAKE, ku, sizeof(ku)))
 		return -1;
-	if (kl_next_keys13(s, 1) || kl_rekey_kernel(s, 1))
+	if (kl_next_keys13(s, 1) || kl_rekey_kernel(s, 1)) {
+		s->code = KTLS_E_KEY_UPDATE;
 		return -1;
+	}
+	/* The kernel has the key; the secret stays for the next update. */
+	OPENSSL_cleanse(&s->tx, sizeof(s->tx));
 	kl_trace(s, "-> KeyUpdate (%s), TX key updated",
 		 request_peer ? "update_requested" : "update_not_requested");
 	return 0;
+}
+
+/*
+ * Under tx_lock: a sender in ktls_send() must not slip a record between
+ * the KeyUpdate and the new TX key (the peer would decrypt it with the
+ * wrong key), whichever thread answers the peer's update_requested.
+ */
+int ktls_key_update(struct ktls_session *s, int request_peer)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->tx_lock);
+	rc = kl_key_update_locked(s, request_peer);
+	pthread_mutex_unlock(&s->tx_lock);
+	return rc;
 }
 
 /* The peer's KeyUpdate: take its next key, answer if it asks for ours. */
@@ -60,13 +81,17 @@ static int kl_key_update_rx(struct ktls_session *s, const unsigned char *p,
 			    size_t len)
 {
 	if (len != 5 || p[4] > 1) {
+		s->code = KTLS_E_PROTOCOL;
 		snprintf(s->err, sizeof(s->err), "malformed KeyUpdate");
 		errno = EPROTO;
 		return -1;
 	}
 	/* Until TLS_RX is set again the kernel reads EKEYEXPIRED. */
-	if (kl_next_keys13(s, 0) || kl_rekey_kernel(s, 0))
+	if (kl_next_keys13(s, 0) || kl_rekey_kernel(s, 0)) {
+		s->code = KTLS_E_KEY_UPDATE;
 		return -1;
+	}
+	OPENSSL_cleanse(&s->rx, sizeof(s->rx));
 	kl_trace(s, "<- KeyUpdate (%s), RX key updated",
 		 p[4] ? "update_requested" : "update_not_requested");
 	if (p[4] && s->tx_on)
@@ -84,6 +109,7 @@ static int kl_post_handshake_msg(struct ktls_session *s,
 	}
 	if (p[0] == 24)
 		return kl_key_update_rx(s, p, len);
+	s->code = KTLS_E_PROTOCOL;
 	snprintf(s->err, sizeof(s->err),
 		 "unexpected post-handshake message type %u", p[0]);
 	errno = EPROTO;
@@ -101,6 +127,7 @@ static int kl_post_handshake(struct ktls_session *s, const unsigned char *p,
 		unsigned char *hs;
 
 		if (cap > KL_HS_MAX) {
+			s->code = KTLS_E_PROTOCOL;
 			snprintf(s->err, sizeof(s->err),
 				 "post-handshake message over %d bytes",
 				 KL_HS_MAX);
@@ -109,6 +136,7 @@ static int kl_post_handshake(struct ktls_session *s, const unsigned char *p,
 		}
 		hs = realloc(s->hs, cap);
 		if (!hs) {
+			s->code = KTLS_E_NOMEM;
 			snprintf(s->err, sizeof(s->err), "out of memory");
 			errno = ENOMEM;
 			return -1;
@@ -136,6 +164,8 @@ static int kl_post_handshake(struct ktls_session *s, const unsigned char *p,
 ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 {
 	s->err[0] = '\0';
+	if (s->fallback)
+		return kl_ssl_recv(s, buf, len);
 	for (;;) {
 		char cbuf[CMSG_SPACE(sizeof(unsigned char))];
 		struct iovec iov = { buf, len };
@@ -148,8 +178,13 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 		ssize_t n;
 
 		n = recvmsg(s->fd, &msg, 0);
-		if (n < 0)
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				s->code = KTLS_E_IO;
+				kl_err_sys(s->err, sizeof(s->err), "recvmsg");
+			}
 			return n;
+		}
 		cm = CMSG_FIRSTHDR(&msg);
 		if (cm && cm->cmsg_level == SOL_TLS &&
 		    cm->cmsg_type == TLS_GET_RECORD_TYPE)
@@ -164,6 +199,7 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 				s->peer_closed = 1;
 				return 0;
 			}
+			s->code = KTLS_E_PEER_ALERT;
 			snprintf(s->err, sizeof(s->err),
 				 "peer sent a %s alert: %s",
 				 a[0] == 2 ? "fatal" : "warning",
@@ -176,6 +212,7 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 				return -1;
 			continue;
 		}
+		s->code = KTLS_E_PROTOCOL;
 		snprintf(s->err, sizeof(s->err),
 			 "unexpected TLS record type %u after the handshake",
 			 type);
@@ -197,6 +234,7 @@ static int kl_send_record(struct ktls_session *s, unsigned char type,
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
 	if (!s->tx_on) {
+		s->code = KTLS_E_INVALID;
 		snprintf(s->err, sizeof(s->err),
 			 "record type %u: TX is not installed", type);
 		errno = EINVAL;
@@ -207,6 +245,7 @@ static int kl_send_record(struct ktls_session *s, unsigned char type,
 	cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
 	*CMSG_DATA(cm) = type;
 	if (sendmsg(s->fd, &msg, MSG_NOSIGNAL) != (ssize_t)len) {
+		s->code = KTLS_E_IO;
 		kl_err_sys(s->err, sizeof(s->err),
 			   "sending a record of type %u", type);
 		return -1;
@@ -217,8 +256,12 @@ static int kl_send_record(struct ktls_session *s, unsigned char type,
 int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
 {
 	unsigned char alert[2] = { level, desc };
+	int rc;
 
-	if (kl_send_record(s, KL_ALERT, alert, sizeof(alert))) {
+	pthread_mutex_lock(&s->tx_lock);
+	rc = kl_send_record(s, KL_ALERT, alert, sizeof(alert));
+	pthread_mutex_unlock(&s->tx_lock);
+	if (rc) {
 		snprintf(s->err, sizeof(s->err), "sending alert %s: %s",
 			 SSL_alert_desc_string_long(desc),
 			 s->tx_on ? strerror(errno) : "TX is not installed");
@@ -242,6 +285,10 @@ void ktls_wipe(struct ktls_session *s)
 
 void ktls_close(struct ktls_session *s)
 {
+	if (s->hstate)
+		ktls_handshake_abort(s);
+	if (s->fallback && s->ssl)
+		kl_ssl_close_notify(s);
 	if (s->fd >= 0) {
 		if (s->tx_on)
 			ktls_send_alert(s, 1, 0);	/* close_notify */

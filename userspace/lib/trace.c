@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* --trace: the handshake messages as they pass, and what was negotiated. */
 #include <string.h>
 #include <openssl/x509.h>
@@ -194,4 +194,6 @@ void kl_trace_summary(const struct ktls_session *s, SSL *ssl)
 		 SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
 		 gname ? gname : "?");
 	kl_trace(s, "certificate subject %s", subj);
+	kl_trace(s, "session %s", SSL_session_reused(ssl) ?
+		 "resumed (abbreviated handshake)" : "new (full handshake)");
 }

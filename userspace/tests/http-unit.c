@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* Host unit test of ktls-serve's HTTP parsing: `make -C userspace check`. */
 #include <stdio.h>
 #include <string.h>

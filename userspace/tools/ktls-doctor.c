@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * ktls-doctor: what to run when kernel TLS "does nothing".  Checks the
  * module and the ULP name it holds, the in-tree tls.ko, the kernel crypto,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * ktls-get: download one URL over kernel TLS RX into a file, check the
  * length, report bytes and MB/s.
@@ -133,7 +133,9 @@ static void usage(void)
 		"  -o, --output FILE   write the body here (default: basename)\n"
 		"      --tls1.2 | --tls1.3   only this version\n"
 		"      --cipher LIST   TLS 1.2 cipher list / TLS 1.3 suites\n"
-		"      --ca FILE       verify the server against these CAs\n"
+		"      --ca FILE       also trust these CAs (PEM)\n"
+		"      --insecure      do not verify the server's certificate\n"
+		"      --fallback      without kernel TLS, go on in userspace TLS\n"
 		"      --ulp NAME      TCP ULP (default $KTLS_ULP or tls)\n"
 		"      --trace         print the handshake step by step\n"
 		"      --keylog FILE   write the NSS key log (secrets!)\n");
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
 		{ "tls1.3", no_argument, NULL, '3' },
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "ca", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "fallback", no_argument, NULL, 'F' },
 		{ "ulp", required_argument, NULL, 'u' },
 		{ "trace", no_argument, NULL, 't' },
 		{ "keylog", required_argument, NULL, 'K' },
@@ -157,7 +161,7 @@ int main(int argc, char **argv)
 	struct ktls_opts o = { .timeout_ms = 30000 };
 	char err[KTLS_ERR_LEN], *buf, *body, req[2600];
 	long long clen = -1, got = 0;
-	int opt, ver = 0, fd, ofd, status, rc = 1;
+	int opt, ver = 0, fd, ofd, status, rc = 1, insecure = 0;
 	struct ktls_session s;
 	size_t have = 0, hl = 0;
 	SSL_CTX *ctx;
@@ -180,6 +184,12 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			ca = optarg;
+			break;
+		case 'k':
+			insecure = 1;
+			break;
+		case 'F':
+			o.flags |= KTLS_F_FALLBACK;
 			break;
 		case 'u':
 			o.ulp = optarg;
@@ -221,11 +231,15 @@ int main(int argc, char **argv)
 			SSL_CTX_set_ciphersuites(ctx, cipher) :
 			SSL_CTX_set_cipher_list(ctx, cipher)))
 		goto ssl_fail;
-	if (ca) {
-		if (!SSL_CTX_load_verify_locations(ctx, ca, NULL))
+	/* The system's CA store, plus --ca; SNI and the host name checked. */
+	if (!insecure) {
+		if (!SSL_CTX_set_default_verify_paths(ctx))
+			goto ssl_fail;
+		if (ca && !SSL_CTX_load_verify_locations(ctx, ca, NULL))
 			goto ssl_fail;
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	}
+	o.server_name = u.host;
 
 	fd = connect_to(&u, o.trace);
 	if (fd < 0)
@@ -233,13 +247,19 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	if (ktls_handshake(&s, ctx, fd, 0, &o)) {
 		fprintf(stderr, "ktls-get: %s\n", s.err);
+		if (insecure == 0 && ktls_error(&s) == KTLS_E_HANDSHAKE &&
+		    strstr(s.err, "not trusted"))
+			fprintf(stderr, "ktls-get: (--ca FILE to trust its CA, --insecure to skip the check)\n");
 		close(fd);
 		goto out_ctx;
 	}
+	if (ktls_fallback_reason(&s))
+		fprintf(stderr, "ktls-get: kernel TLS unavailable, userspace TLS instead: %s\n",
+			ktls_fallback_reason(&s));
 	snprintf(req, sizeof(req),
 		 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ktls-get\r\n"
 		 "Connection: close\r\n\r\n", u.path, u.host);
-	if (write_all(fd, req, strlen(req))) {
+	if (ktls_send(&s, req, strlen(req)) != (ssize_t)strlen(req)) {
 		perror("ktls-get: sending the request");
 		goto out_close;
 	}
@@ -307,10 +327,13 @@ int main(int argc, char **argv)
 	} else {
 		double dt = now_s() - t0;
 
-		printf("%s: %lld bytes in %.2f s, %.1f MB/s (%s %s, kernel TLS RX)\n",
+		printf("%s: %lld bytes in %.2f s, %.1f MB/s (%s %s, %s)\n",
 		       out, got, dt, dt > 0 ? got / dt / 1e6 : 0.0,
+		       s.fallback ? SSL_get_version(s.ssl) :
 		       ktls_version_name(s.version),
-		       ktls_cipher_name(s.cipher));
+		       s.fallback ? SSL_get_cipher_name(s.ssl) :
+		       ktls_cipher_name(s.cipher),
+		       s.fallback ? "userspace TLS fallback" : "kernel TLS RX");
 		rc = 0;
 	}
 	goto out_file;
