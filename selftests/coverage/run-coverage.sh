@@ -20,7 +20,7 @@
 #
 # A fresh machine builds the debug kernel first (an hour or more on two
 # cores; see README "Debug kernel").  The suite on the KASAN kernel takes
-# about an hour under TCG.
+# one to two hours under TCG (README "Coverage").
 #
 # Environment: KTLS_TEST_BINS (a directory of test programs instead of the
 # whole suite), KTLS_COV_FUZZ_SECS (the extra fuzz run, default 300; 0 =
