@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../tools/http.h"
+#include "../tools/serve/http.h"
 
 static int failures;
 
