@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* ktls-serve's settings: command line into one struct, read-only after. */
+#ifndef SERVE_CONFIG_H
+#define SERVE_CONFIG_H
+
+#include <stdio.h>
+#include <ktls.h>
+
+struct serve_cfg {
+	const char *addr, *port, *root, *cert, *key;
+	const char *access_log;		/* NULL: stdout */
+	const char *mime_types;		/* default /etc/mime.types */
+	const char *user, *group, *chroot_dir;
+	const char *keylog_path;
+	const char *ulp;
+	int workers;			/* 0: one per CPU */
+	int max_conns, max_per_ip;
+	int handshake_ms, header_ms, idle_ms, send_ms, linger_ms;
+	long long rekey_bytes;		/* TLS 1.3: KeyUpdate after this many */
+	int trace, require_ktls;
+};
+
+extern struct serve_cfg cfg;
+
+/* Fill cfg from argv; 0, or an exit status (usage/--version printed). */
+int config_parse(int argc, char **argv, int *exit_status);
+
+#endif /* SERVE_CONFIG_H */
