@@ -28,6 +28,8 @@
 /* Bytes one connection may send per wake-up before the others' turn. */
 #define SEND_SLICE	(4 << 20)
 
+static void close_now(struct conn *c);
+
 static const char key_handshake[] = "handshake", key_header[] = "header",
 	key_refused[] = "refused";
 
@@ -52,6 +54,15 @@ const char *conn_tls_cipher(const struct conn *c)
 int conn_idle(const struct conn *c)
 {
 	return c->state == CS_HEAD && !c->have;
+}
+
+/* A response we give up on: reset, so neither side keeps the queue. */
+static void abort_now(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close_now(c);
 }
 
 static void close_now(struct conn *c)
@@ -485,7 +496,8 @@ static void send_progress(struct conn *c)
 			}
 			c->since_rekey = 0;
 		}
-		if (cfg.rekey_bytes > 0 &&
+		if (cfg.rekey_bytes > 0 && c->kernel &&
+		    c->s.version == TLS_1_3_VERSION &&
 		    (long long)chunk > cfg.rekey_bytes - c->since_rekey)
 			chunk = (size_t)(cfg.rekey_bytes - c->since_rekey);
 		n = tls_send_file(c, chunk);
@@ -524,8 +536,7 @@ wait:
 	return;
 gone:
 	finish_response(c, "(client went away)");
-	c->no_close_notify = 1;
-	close_now(c);
+	abort_now(c);
 }
 
 /* --- events and deadlines ------------------------------------------------- */
@@ -604,8 +615,10 @@ void conn_on_tick(struct conn *c, double now)
 		start_linger(c);
 		return;
 	case CS_SEND:
+		/* Unsent bytes would keep the socket (and a FIN) queued
+		 * behind a peer that does not read: reset it. */
 		finish_response(c, "(send timeout: no progress)");
-		close_now(c);
+		abort_now(c);
 		return;
 	case CS_LINGER:
 		close_now(c);
