@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sa.sin_port = htons(atoi(argv[optind + 1]));
+	signal(SIGPIPE, SIG_IGN);	/* a reset while writing is a result */
 	req_len = read_stdin(&req);
 	if (outname && !(out = fopen(outname, "w"))) {
 		perror(outname);

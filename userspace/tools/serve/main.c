@@ -35,7 +35,7 @@
 
 /* fds a connection may hold: its socket and the file it sends. */
 #define FDS_PER_CONN	2
-#define FDS_SPARE	64
+#define FDS_SPARE	32
 
 /* Raise RLIMIT_NOFILE to what --max-conns needs, or lower the cap. */
 static void fit_fd_limit(int workers)
@@ -76,25 +76,43 @@ static int drop_privileges(void)
 
 	if (cfg.user) {
 		struct passwd *pw = getpwnam(cfg.user);
+		char *end;
+		unsigned long n = strtoul(cfg.user, &end, 10);
 
-		if (!pw) {
+		if (!pw && !*end && end != cfg.user) {	/* numeric, no passwd entry */
+			uid = (uid_t)n;
+			gid = (gid_t)n;
+		} else if (!pw) {
 			fprintf(stderr, "ktls-serve: --user %s: no such user\n", cfg.user);
 			return -1;
+		} else {
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
 		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
 	}
 	if (cfg.group) {
 		struct group *gr = getgrnam(cfg.group);
+		char *end;
+		unsigned long n = strtoul(cfg.group, &end, 10);
 
-		if (!gr) {
+		if (!gr && !*end && end != cfg.group) {
+			gid = (gid_t)n;
+		} else if (!gr) {
 			fprintf(stderr, "ktls-serve: --group %s: no such group\n", cfg.group);
 			return -1;
+		} else {
+			gid = gr->gr_gid;
 		}
-		gid = gr->gr_gid;
 	}
 	if (cfg.chroot_dir && (chroot(cfg.chroot_dir) || chdir("/"))) {
 		fprintf(stderr, "ktls-serve: --chroot %s: %s\n", cfg.chroot_dir,
+			strerror(errno));
+		return -1;
+	}
+	/* The root is held open from here, so the new user needs no way
+	 * to it through the directories above it. */
+	if (files_init(cfg.root)) {
+		fprintf(stderr, "ktls-serve: root %s: %s\n", cfg.root,
 			strerror(errno));
 		return -1;
 	}
@@ -217,11 +235,6 @@ int main(int argc, char **argv)
 	/* Bound (a low port needs root): now give root up. */
 	if (drop_privileges())
 		return 1;
-	if (files_init(cfg.root)) {
-		fprintf(stderr, "ktls-serve: root %s: %s\n", cfg.root,
-			strerror(errno));
-		return 2;
-	}
 
 	/* Workers start with these blocked; this thread takes them. */
 	sigemptyset(&sigs);
