@@ -54,6 +54,10 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+# systemd's own directories for a distribution prefix, /etc otherwise.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+MODULESLOADDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/modules-load.d,/etc/modules-load.d)
 # Userspace build directory to install from (the .deb uses a dynamic build).
 UBUILD ?= userspace/build
 # WITH_MODULE=0: tools, library and header only.
@@ -90,6 +94,12 @@ endif
 	for t in $(KTLS_TOOLS); do \
 		install -D -m 755 $(UBUILD)/$$t $(DESTDIR)$(BINDIR)/$$t || exit 1; \
 	done
+	install -D -m 644 packaging/ktls-serve.8 $(DESTDIR)$(MANDIR)/man8/ktls-serve.8
+	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' packaging/ktls-serve.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/ktls-serve.service
+	install -D -m 644 packaging/ktls-modules-load.conf \
+		$(DESTDIR)$(MODULESLOADDIR)/ktls.conf
 
 uninstall:
 ifeq ($(WITH_MODULE),1)
@@ -101,6 +111,9 @@ endif
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/ktls 2>/dev/null
 	for t in $(KTLS_TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	rm -f $(DESTDIR)$(MANDIR)/man8/ktls-serve.8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/ktls-serve.service \
+		$(DESTDIR)$(MODULESLOADDIR)/ktls.conf
 
 # Register the sources with DKMS, build and install for the running kernel
 # and every other kernel whose headers are installed.

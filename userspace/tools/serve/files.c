@@ -143,9 +143,9 @@ static int open_beneath(const char *rel, int flags)
 	size_t rl = strlen(root_real);
 	int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
 
-	if (fd >= 0 || errno != ENOSYS)
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
 		return fd;
-	/* Before Linux 5.6 (or a sandbox without it): resolve, then check
+	/* Before Linux 5.6, or a seccomp filter without it (EPERM): resolve, then check
 	 * the result is still under the root (racy against renames). */
 	if (snprintf(full, sizeof(full), "%s/%s", root_real, rel) >=
 	    (int)sizeof(full)) {
