@@ -32,6 +32,7 @@
 #include "files.h"
 #include "log.h"
 #include "loop.h"
+#include "tls.h"
 
 /* fds a connection may hold: its socket and the file it sends. */
 #define FDS_PER_CONN	2
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ktls-serve: %s\n", err);
 		return 1;
 	}
+	tls_ctx_setup(serve_ctx);
 	if (!cfg.cert)
 		log_msg("no --cert/--key: using a generated self-signed ECDSA P-256 certificate (CN=ktls-serve)");
 

@@ -28,6 +28,29 @@
 
 #define UBUF_SIZE	16384
 
+/* ALPN: we speak http/1.1 only; a client offering just h2 gets no ALPN
+ * answer (not a failure) and may fall back. */
+static int alpn_select(SSL *ssl, const unsigned char **out,
+		       unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = "\x08http/1.1";
+	unsigned char *o;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&o, outlen, ours, sizeof(ours) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = o;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+void tls_ctx_setup(SSL_CTX *ctx)
+{
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+}
+
 int tls_start(struct conn *c)
 {
 	SSL *ssl;
