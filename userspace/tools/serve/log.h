@@ -12,7 +12,7 @@ struct http_req;
 
 /* A line to stdout (messages the tests and operators grep for). */
 void log_msg(const char *fmt, ...) LOG_PRINTF(1, 2);
-/* At most one line per second for `key` (a static string's address);
+/* At most a few lines per second for `key` (a static string's address);
  * how many were held back is added to the next one. */
 void log_limited(const char *key, const char *fmt, ...) LOG_PRINTF(2, 3);
 /* Log `cause` the first time it is seen, count it always. */

@@ -45,19 +45,22 @@ static void fit_fd_limit(int workers)
 		      (rlim_t)workers * 2;
 	struct rlimit rl;
 
+	rlim_t was;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
 	if (rl.rlim_cur >= need)
 		return;
+	was = rl.rlim_cur;
 	if (rl.rlim_max < need) {
 		struct rlimit want = { need, need };
 
 		if (!setrlimit(RLIMIT_NOFILE, &want))
-			return;
+			goto raised;
 	}
 	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
-		return;
+		goto raised;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur <= FDS_SPARE + (rlim_t)workers * 2 + FDS_PER_CONN)
 		cfg.max_conns = 1;
@@ -68,6 +71,10 @@ static void fit_fd_limit(int workers)
 		(unsigned long long)rl.rlim_cur,
 		(unsigned long long)rl.rlim_max, (unsigned long long)need,
 		cfg.max_conns);
+	return;
+raised:
+	log_msg("file descriptor limit raised from %llu to %llu for --max-conns %d",
+		(unsigned long long)was, (unsigned long long)need, cfg.max_conns);
 }
 
 static int drop_privileges(void)
@@ -262,7 +269,6 @@ int main(int argc, char **argv)
 			log_stats();
 		} else if (sig == SIGHUP) {
 			access_log_reopen();
-			log_msg("SIGHUP: access log reopened");
 		} else {
 			break;
 		}

@@ -242,17 +242,22 @@ ssize_t tls_send_file(struct conn *c, size_t max)
 	return n;
 }
 
-void tls_close_notify(struct conn *c)
+int tls_close_notify(struct conn *c)
 {
+	int rc;
+
 	if (c->kernel) {
-		if (c->s.tx_on)
-			ktls_send_alert(&c->s, 1, 0);
-		return;
+		if (!c->s.tx_on || !ktls_send_alert(&c->s, 1, 0))
+			return 0;
+		return errno == EAGAIN ? 1 : -1;
 	}
-	if (c->ssl && SSL_is_init_finished(c->ssl)) {
-		ERR_clear_error();
-		SSL_shutdown(c->ssl);
-	}
+	if (!c->ssl || !SSL_is_init_finished(c->ssl))
+		return 0;
+	ERR_clear_error();
+	rc = SSL_shutdown(c->ssl);
+	if (rc >= 0)
+		return 0;
+	return SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_WRITE ? 1 : -1;
 }
 
 void tls_free(struct conn *c)

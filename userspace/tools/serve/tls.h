@@ -27,8 +27,9 @@ ssize_t tls_write(struct conn *c, const void *buf, size_t len);
 /* Body bytes from c->file_fd at c->file_off: n, 0 when the file ended
  * early (truncated under us), -1 with errno (EAGAIN). */
 ssize_t tls_send_file(struct conn *c, size_t max);
-/* Our close_notify, best effort. */
-void tls_close_notify(struct conn *c);
+/* Our close_notify: 0 sent (or nothing to send), 1 the socket is full
+ * (retry on EPOLLOUT), -1 failed. */
+int tls_close_notify(struct conn *c);
 void tls_free(struct conn *c);
 
 #endif /* SERVE_TLS_H */
