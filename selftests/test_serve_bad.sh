@@ -30,7 +30,7 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 echo "KTAP version 1"
 echo "# suite: ktls-serve-bad-peers"
-echo "1..47"
+echo "1..48"
 need_ktls || { echo "# cannot load ktls with ulp_name=$ULP"; exit 1; }
 cd "$W" || exit 1
 mkdir -p www/sub
@@ -329,6 +329,25 @@ peer_port 9449 'GET /b.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w 
 diag "after SIGHUP: access.log.1 $(wc -l <logs/access.log.1) lines, access.log $(cat logs/access.log 2>/dev/null | wc -l) lines"
 check access_log_reopened_on_hup eval 'grep -q "GET /b.txt" logs/access.log && ! grep -q "GET /b.txt" logs/access.log.1 && grep -q "\[[0-9][0-9]/[A-Z][a-z][a-z]/" logs/access.log'
 stop $osrv
+
+# --- SNI: two certificate/key pairs, the name picks one ----------------------
+for h in one two; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$h.test" -addext "subjectAltName=DNS:$h.test" -days 1 \
+		-keyout "$h.key" -out "$h.crt" 2>/dev/null
+done
+start sni 9450 --cert one.crt --key one.key --cert two.crt --key two.key
+ssrv=$srv
+subj() {
+	curl -skv --http1.1 --resolve "$1:9450:127.0.0.1" -o /dev/null \
+		"https://$1:9450/a.txt" 2>&1 | sed -n 's/^\*  *subject: //p'
+}
+s1=$(subj one.test)
+s2=$(subj two.test)
+s3=$(subj other.test)
+diag "SNI one.test -> $s1, two.test -> $s2, other.test -> $s3"
+check sni_picks_certificate eval '[ "$s1" = CN=one.test ] && [ "$s2" = CN=two.test ] && [ "$s3" = CN=one.test ]'
+stop $ssrv
 
 cd /
 rm -rf "$W"

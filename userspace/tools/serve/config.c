@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"  -p, --port PORT          port (default 8443)\n"
 		"  -c, --cert FILE          PEM certificate (chain)\n"
 		"  -k, --key FILE           PEM private key (both or neither;\n"
-		"                           neither: a generated self-signed one)\n"
+		"                           neither: a generated self-signed one);\n"
+		"                           repeat the pair for more names (SNI)\n"
 		"      --workers N          event-loop threads (default: one per CPU)\n"
 		"      --max-conns N        connections in all (default 10000)\n"
 		"      --max-per-ip N       connections per client address (default 512, 0: no cap)\n"
@@ -110,8 +111,18 @@ int config_parse(int argc, char **argv, int *exit_status)
 		switch (opt) {
 		case 'l': cfg.addr = optarg; break;
 		case 'p': cfg.port = optarg; break;
-		case 'c': cfg.cert = optarg; break;
-		case 'k': cfg.key = optarg; break;
+		case 'c':
+		case 'k':
+			if ((opt == 'c' ? cfg.n_cert : cfg.n_key) == MAX_CERTS) {
+				fprintf(stderr, "ktls-serve: at most %d certificates\n", MAX_CERTS);
+				bad = 1;
+				break;
+			}
+			if (opt == 'c')
+				cfg.cert[cfg.n_cert++] = optarg;
+			else
+				cfg.key[cfg.n_key++] = optarg;
+			break;
 		case 'm': bad |= count("--max-conns", optarg, &cfg.max_conns, 1); break;
 		case 'P': bad |= count("--max-per-ip", optarg, &cfg.max_per_ip, 0); break;
 		case 'w': bad |= count("--workers", optarg, &cfg.workers, 1); break;
@@ -154,9 +165,12 @@ int config_parse(int argc, char **argv, int *exit_status)
 	}
 	/* A key without its certificate (or the reverse) is a typo, not a
 	 * request for a generated certificate. */
-	if (!cfg.cert != !cfg.key) {
-		fprintf(stderr, "ktls-serve: --%s given without --%s\n",
-			cfg.cert ? "cert" : "key", cfg.cert ? "key" : "cert");
+	if (cfg.n_cert != cfg.n_key) {
+		int c = cfg.n_cert > cfg.n_key;
+
+		fprintf(stderr, "ktls-serve: --%s given without --%s (%d --cert, %d --key)\n",
+			c ? "cert" : "key", c ? "key" : "cert", cfg.n_cert,
+			cfg.n_key);
 		*exit_status = 2;
 		return 1;
 	}

@@ -6,8 +6,14 @@
 #include <stdio.h>
 #include <ktls.h>
 
+#define MAX_CERTS	16
+
 struct serve_cfg {
-	const char *addr, *port, *root, *cert, *key;
+	const char *addr, *port, *root;
+	/* --cert/--key pairs in order; the first is the default, the others
+	 * are chosen by SNI (the name matched against the certificate). */
+	const char *cert[MAX_CERTS], *key[MAX_CERTS];
+	int n_cert, n_key;
 	const char *access_log;		/* NULL: stdout */
 	const char *mime_types;		/* default /etc/mime.types */
 	const char *user, *group, *chroot_dir;

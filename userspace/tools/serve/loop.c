@@ -28,6 +28,8 @@
 #define EMFILE_PAUSE_MS	100
 
 SSL_CTX *serve_ctx;
+SSL_CTX *sni_ctx[MAX_CERTS];
+int n_sni_ctx;
 FILE *serve_keylog;
 atomic_int n_conns_total;
 atomic_long n_kernel, n_userspace;

@@ -20,6 +20,9 @@ struct worker {
 };
 
 extern SSL_CTX *serve_ctx;
+/* Further certificates, picked by SNI (tls.c). */
+extern SSL_CTX *sni_ctx[];
+extern int n_sni_ctx;
 extern FILE *serve_keylog;
 extern atomic_int n_conns_total;
 extern atomic_long n_kernel, n_userspace;

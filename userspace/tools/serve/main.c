@@ -217,13 +217,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mime_load(cfg.mime_types);
-	serve_ctx = ktls_ctx_new(1, cfg.cert, cfg.key, err, sizeof(err));
-	if (!serve_ctx) {
-		fprintf(stderr, "ktls-serve: %s\n", err);
-		return 1;
+	for (i = 0; i < (cfg.n_cert ? cfg.n_cert : 1); i++) {
+		SSL_CTX *ctx = ktls_ctx_new(1, cfg.cert[i], cfg.key[i], err,
+					    sizeof(err));
+
+		if (!ctx) {
+			fprintf(stderr, "ktls-serve: %s\n", err);
+			return 1;
+		}
+		tls_ctx_setup(ctx);
+		if (!i)
+			serve_ctx = ctx;
+		else
+			sni_ctx[n_sni_ctx++] = ctx;
 	}
-	tls_ctx_setup(serve_ctx);
-	if (!cfg.cert)
+	if (!cfg.n_cert)
 		log_msg("no --cert/--key: using a generated self-signed ECDSA P-256 certificate (CN=ktls-serve)");
 
 	n = cfg.workers ? cfg.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);

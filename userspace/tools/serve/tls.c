@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "internal.h"	/* libktls: kl_ssl_index, trace helpers */
 #include "config.h"
@@ -46,9 +47,32 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* SNI: the first further certificate whose names match; else the default
+ * (the first --cert) answers. */
+static int sni_select(SSL *ssl, int *alert, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	int i;
+
+	(void)alert;
+	(void)arg;
+	if (!name)
+		return SSL_TLSEXT_ERR_OK;
+	for (i = 0; i < n_sni_ctx; i++) {
+		X509 *x = SSL_CTX_get0_certificate(sni_ctx[i]);
+
+		if (x && X509_check_host(x, name, 0, 0, NULL) == 1) {
+			SSL_set_SSL_CTX(ssl, sni_ctx[i]);
+			break;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
 void tls_ctx_setup(SSL_CTX *ctx)
 {
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
 }
 
 int tls_start(struct conn *c)
