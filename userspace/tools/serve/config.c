@@ -41,6 +41,9 @@ static void usage(FILE *f)
 		"      --user USER, --group GROUP  drop privileges after binding\n"
 		"      --chroot DIR         chroot after binding (ROOT is then inside DIR)\n"
 		"      --ulp NAME           TCP ULP (default $KTLS_ULP or tls)\n"
+		"      --min-tls 1.2|1.3    lowest protocol version (default 1.2)\n"
+		"      --ciphers LIST       TLS 1.2 cipher list (OpenSSL syntax)\n"
+		"      --ciphersuites LIST  TLS 1.3 suites (OpenSSL syntax)\n"
 		"      --require-ktls       refuse connections the kernel cannot take\n"
 		"                           (default: serve them in userspace OpenSSL)\n"
 		"      --keylog FILE        NSS key log, created 0600 (secrets!)\n"
@@ -100,6 +103,9 @@ int config_parse(int argc, char **argv, int *exit_status)
 		{ "group", required_argument, NULL, 'G' },
 		{ "chroot", required_argument, NULL, 'C' },
 		{ "require-ktls", no_argument, NULL, 'r' },
+		{ "min-tls", required_argument, NULL, 'N' },
+		{ "ciphers", required_argument, NULL, 'X' },
+		{ "ciphersuites", required_argument, NULL, 'Y' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -146,6 +152,15 @@ int config_parse(int argc, char **argv, int *exit_status)
 		case 'G': cfg.group = optarg; break;
 		case 'C': cfg.chroot_dir = optarg; break;
 		case 'r': cfg.require_ktls = 1; break;
+		case 'N':
+			if (strcmp(optarg, "1.2") && strcmp(optarg, "1.3")) {
+				fprintf(stderr, "ktls-serve: --min-tls is 1.2 or 1.3\n");
+				bad = 1;
+			}
+			cfg.min_tls = optarg;
+			break;
+		case 'X': cfg.ciphers = optarg; break;
+		case 'Y': cfg.ciphersuites = optarg; break;
 		case 'V':
 			printf("ktls-serve %s (%s)\n", KTLS_SERVE_VERSION,
 			       OpenSSL_version(OPENSSL_VERSION));

@@ -19,6 +19,7 @@ struct serve_cfg {
 	const char *user, *group, *chroot_dir;
 	const char *keylog_path;
 	const char *ulp;
+	const char *min_tls, *ciphers, *ciphersuites;
 	int workers;			/* 0: one per CPU */
 	int max_conns, max_per_ip;
 	int handshake_ms, header_ms, idle_ms, send_ms, linger_ms;

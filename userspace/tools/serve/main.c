@@ -225,7 +225,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ktls-serve: %s\n", err);
 			return 1;
 		}
-		tls_ctx_setup(ctx);
+		if (tls_ctx_setup(ctx))
+			return 2;
 		if (!i)
 			serve_ctx = ctx;
 		else

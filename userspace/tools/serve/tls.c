@@ -69,10 +69,24 @@ static int sni_select(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-void tls_ctx_setup(SSL_CTX *ctx)
+int tls_ctx_setup(SSL_CTX *ctx)
 {
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
+	/* Suites the kernel does not offer still work, in userspace. */
+	if (cfg.min_tls && !SSL_CTX_set_min_proto_version(ctx,
+			strcmp(cfg.min_tls, "1.3") ? TLS1_2_VERSION : TLS1_3_VERSION))
+		return -1;
+	if (cfg.ciphers && !SSL_CTX_set_cipher_list(ctx, cfg.ciphers)) {
+		fprintf(stderr, "ktls-serve: --ciphers %s: no usable cipher\n", cfg.ciphers);
+		return -1;
+	}
+	if (cfg.ciphersuites && !SSL_CTX_set_ciphersuites(ctx, cfg.ciphersuites)) {
+		fprintf(stderr, "ktls-serve: --ciphersuites %s: not understood\n",
+			cfg.ciphersuites);
+		return -1;
+	}
+	return 0;
 }
 
 int tls_start(struct conn *c)

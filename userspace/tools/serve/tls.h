@@ -15,8 +15,9 @@ enum { TLS_DONE = 0, TLS_WANT_READ = 1, TLS_WANT_WRITE = 2, TLS_FAILED = -1 };
 
 #include <openssl/ssl.h>
 
-/* Server-wide settings on the SSL_CTX (ALPN). */
-void tls_ctx_setup(SSL_CTX *ctx);
+/* Server-wide settings on an SSL_CTX (ALPN, SNI, versions, ciphers).
+ * 0, or -1 with a message printed. */
+int tls_ctx_setup(SSL_CTX *ctx);
 int tls_start(struct conn *c);
 /* One step of the handshake: TLS_*; TLS_FAILED leaves c->s.err. */
 int tls_handshake_step(struct conn *c);
