@@ -170,6 +170,7 @@ check range_unsatisfiable_416 eval '[ "$(field status)" = 416 ] && [ "$(hdr Cont
 # --- log injection ------------------------------------------------------------
 peer 'GET /%0aFAKE%20200%20forged HTTP/1.1\r\nHost: x\r\nUser-Agent: ua\033[31mred\r\nConnection: close\r\n\r\n' -w $((5 * S))
 peer 'GET /%1b%5b2J%1b%5bH HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w $((5 * S))
+# shellcheck disable=SC2034 # used inside the eval'd check
 esc=$(printf '\033')
 check log_no_forged_line eval '! grep -q "^FAKE" main.log'
 check log_no_escape_bytes eval '! grep -q "$esc" main.log && ! tr -d "\n\t" <main.log | grep -q "[[:cntrl:]]"'
@@ -220,6 +221,7 @@ diag "main log: $(grep -c '" [0-9][0-9][0-9] ' main.log) requests, $(stats main.
 stop $msrv
 
 # --- EMFILE: 64 fds, 150 clients ----------------------------------------------
+# shellcheck disable=SC3045 # busybox sh has ulimit -n
 (ulimit -n 64 && exec "$B/ktls-serve" -l 127.0.0.1 -p 9444 --handshake-timeout $((3 * S)) www) >emfile.log 2>&1 &
 esrv=$!
 sleep 1
@@ -266,6 +268,7 @@ stop $csrv
 start idle 9445 --handshake-timeout $((60 * S)) --max-conns 4000 --max-per-ip 0
 isrv=$srv
 base=$(stats idle.log $isrv)
+# shellcheck disable=SC3045
 (ulimit -n 8192 && exec "$B/hold_conns" 127.0.0.1 9445 2000 $((40 * S))) &
 h=$!
 i=0
