@@ -634,6 +634,8 @@ void conn_on_tick(struct conn *c, double now)
 		abort_now(c);
 		return;
 	case CS_LINGER:
+		/* A plain close: the kernel still delivers what is queued to
+		 * a slow reader (an abortive one would cut its tail). */
 		close_now(c);
 		return;
 	case CS_DEAD:
