@@ -216,6 +216,7 @@ check if_modified_since_304 eval '[ -n "$lm" ] && [ "$(field status)" = 304 ]'
 peer 'GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -u 2 -w $((120 * S))
 head_len=$(sed '/^\r$/q' resp.out | wc -c)
 diag "KeyUpdate every 2 MiB: $res (head $head_len bytes, file $size)"
+diag "server: $(grep 'big.bin' main.log | tail -n 1)"
 check keyupdate_download_complete eval '[ "$(($(field bytes) - head_len))" -eq "$size" ] && [ "$(field end)" = close_notify ]'
 diag "main log: $(grep -c '" [0-9][0-9][0-9] ' main.log) requests, $(stats main.log $msrv)"
 stop $msrv

@@ -580,6 +580,15 @@ void conn_on_event(struct conn *c, unsigned int events)
 		head_input(c);
 		return;
 	case CS_SEND:
+		/* Read (a KeyUpdate, which ktls_recv answers with one of ours)
+		 * only when the send buffer has room for that answer; else
+		 * wait for EPOLLOUT alone, send_progress asks for EPOLLIN
+		 * again. */
+		if ((events & EPOLLIN) &&
+		    !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+			loop_watch(c, EPOLLOUT);
+			return;
+		}
 		if ((events & EPOLLIN) && c->kernel) {
 			if (read_more(c)) {
 				finish_response(c, "(client went away)");
