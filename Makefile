@@ -59,6 +59,9 @@ MANDIR ?= $(PREFIX)/share/man
 # and libktls.so use the system's OpenSSL (its security updates reach
 # them); the VM's static build stays in userspace/build.
 UBUILD ?= userspace/build/dyn
+# systemd's own directories for a distribution prefix, /etc otherwise.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+MODULESLOADDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/modules-load.d,/etc/modules-load.d)
 # WITH_MODULE=0: tools, library and header only.
 WITH_MODULE ?= 1
 KTLS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
@@ -104,6 +107,12 @@ endif
 	for t in $(KTLS_TOOLS); do \
 		install -D -m 755 $(UBUILD)/$$t $(DESTDIR)$(BINDIR)/$$t || exit 1; \
 	done
+	install -D -m 644 packaging/ktls-serve.8 $(DESTDIR)$(MANDIR)/man8/ktls-serve.8
+	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' packaging/ktls-serve.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/ktls-serve.service
+	install -D -m 644 packaging/ktls-modules-load.conf \
+		$(DESTDIR)$(MODULESLOADDIR)/ktls.conf
 
 uninstall:
 ifeq ($(WITH_MODULE),1)
@@ -118,6 +127,9 @@ endif
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/ktls 2>/dev/null
 	for t in $(KTLS_TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	rm -f $(DESTDIR)$(MANDIR)/man8/ktls-serve.8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/ktls-serve.service \
+		$(DESTDIR)$(MODULESLOADDIR)/ktls.conf
 
 # Register the sources with DKMS, build and install for the running kernel
 # and every other kernel whose headers are installed.

@@ -55,6 +55,18 @@ elif [[ -f "$KTLS_REPO/selftests/Makefile" ]]; then
 else
 	log "warning: no selftests/Makefile: booting without test programs"
 fi
+# Host-side checks: ktls-serve's HTTP parser, unit test and a bounded
+# libFuzzer run under ASan/UBSan (userspace/Makefile `check`).
+log "host checks: make -C userspace check [$(elapsed)]"
+mkdir -p "$KTLS_CACHE/logs"
+if make -C "$KTLS_REPO/userspace" check >"$KTLS_CACHE/logs/userspace-check.log" 2>&1; then
+	total_pass=$((total_pass + 1))
+	summaries+=("host: http-unit + fuzz-http passed ($(grep -h 'number_of_executed_units' "$KTLS_CACHE/logs/userspace-check.log" | awk '{ print $NF }') inputs)")
+else
+	tail -n 40 "$KTLS_CACHE/logs/userspace-check.log" >&2
+	total_fail=$((total_fail + 1))
+	summaries+=("host: make -C userspace check FAILED (log: $KTLS_CACHE/logs/userspace-check.log)")
+fi
 # Helper programs (demo client/server etc.) some tests may call.
 [[ -z "${KTLS_TEST_BINS:-}" && -d "$KTLS_REPO/userspace/build" ]] && BIN_DIRS+=("$KTLS_REPO/userspace/build")
 

@@ -21,6 +21,7 @@ BASE_PKGS=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	sparse bc rsync linux-source-6.12
 	flex bison libelf-dev
+	clang
 )
 
 [[ $(id -u) -eq 0 ]] || die "deps.sh installs packages: run it as root"

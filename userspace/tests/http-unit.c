@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../tools/http.h"
+#include "../tools/serve/http.h"
 
 static int failures;
 
@@ -63,6 +63,56 @@ int main(void)
 
 	EXPECT(http_head_len("GET / HTTP/1.1\r\n\r\nX", 19) == 18);
 	EXPECT(http_head_len("GET / HTTP/1.1\r\n", 16) == 0);
+
+	/* Issue 16: strict parsing (RFC 9112), each of these is 400. */
+#define H "GET / HTTP/1.1\r\nHost: h\r\n"
+	EXPECT(parse(H "Content-Length : 5\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "Content-Length: 0\r\nContent-Length: 5\r\n\r\n",
+		     &r) == 400);
+	EXPECT(parse(H "Content-Length: 5x\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "Content-Length: -1\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+		     &r) == 400);
+	EXPECT(parse(H "X-A: a\r\n b\r\n\r\n", &r) == 400);	/* obs-fold */
+	EXPECT(parse(H "X-A: a\x01b\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "X-A: a\x7f\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "X-A: a\rb\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "Host: h2\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "X A: b\r\n\r\n", &r) == 400);
+	EXPECT(parse(H ": b\r\n\r\n", &r) == 400);
+	EXPECT(parse("GET  / HTTP/1.1\r\nHost: h\r\n\r\n", &r) == 400);
+	EXPECT(parse("GET / HTTP/1.1 \r\nHost: h\r\n\r\n", &r) == 400);
+	EXPECT(parse("GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n", &r) == 400);
+	EXPECT(parse("GET / http/1.1\r\nHost: h\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "Connection: xclosey\r\n\r\n", &r) == 0 &&
+	       r.keep_alive);
+	EXPECT(parse(H "Connection: keep-alive, Close\r\n\r\n", &r) == 0 &&
+	       !r.keep_alive);
+	EXPECT(parse("GET http://h/x/y?q HTTP/1.1\r\nHost: h\r\n\r\n", &r) == 0 &&
+	       !strcmp(r.path, "/x/y"));
+	EXPECT(parse("GET https://h HTTP/1.1\r\nHost: h\r\n\r\n", &r) == 0 &&
+	       !strcmp(r.path, "/"));
+	EXPECT(parse("GET /a#f HTTP/1.1\r\nHost: h\r\n\r\n", &r) == 400);
+	EXPECT(parse(H "If-None-Match: \"x\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+		     &r) == 0 && !strcmp(r.if_none_match, "\"x\"") &&
+	       !strcmp(r.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT"));
+	/* Bare LF ends nothing: the head scan says malformed at once. */
+	EXPECT(http_head_len("GET / HTTP/1.1\nHost: h\n\n", 25) == (size_t)-1);
+
+	/* Range: 64-bit overflow, unsatisfiable, invalid. */
+	EXPECT(http_range("bytes=-9999999999999999999", 100, &a, &b) == 206 &&
+	       a == 0 && b == 99);
+	EXPECT(http_range("bytes=0-99999999999999999999", 100, &a, &b) == 206 &&
+	       a == 0 && b == 99);
+	EXPECT(http_range("bytes=9223372036854775807-", 100, &a, &b) == 416);
+	EXPECT(http_range("bytes=18446744073709551616-", 100, &a, &b) == 416);
+	EXPECT(http_range("bytes=-9223372036854775808", 100, &a, &b) == 206 &&
+	       a == 0 && b == 99);
+	EXPECT(http_range("bytes=-", 100, &a, &b) == 0);
+	EXPECT(http_range("bytes=1-2x", 100, &a, &b) == 0);
+	EXPECT(http_range("bytes=-5", 0, &a, &b) == 416);
+	EXPECT(http_range("Bytes=0-0", 100, &a, &b) == 206 && a == 0 && b == 0);
+	EXPECT(http_range("bytes= 0-0", 100, &a, &b) == 0);
 
 	printf("%s\n", failures ? "http-unit: FAILED" : "http-unit: ok");
 	return failures ? 1 : 0;

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection and its state machine:
+ *   HANDSHAKE -> HEAD -> SEND -> HEAD (keep-alive) ... -> LINGER -> closed
+ * Each state has one deadline (handshake, request head or keep-alive idle,
+ * send progress, lingering close); the worker's timer scan enforces it.
+ */
+#ifndef SERVE_CONN_H
+#define SERVE_CONN_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <openssl/ssl.h>
+#include <ktls.h>
+
+#include "http.h"
+
+struct worker;
+
+/* CS_DEAD: closed, freed by the loop after this round of events (code
+ * up the stack may still look at it). */
+enum conn_state { CS_HANDSHAKE, CS_HEAD, CS_SEND, CS_LINGER, CS_DEAD };
+
+struct conn {
+	int fd;
+	struct worker *w;
+	struct conn *prev, *next;	/* the worker's list (timer scan) */
+	enum conn_state state;
+	unsigned int events;		/* epoll interest now */
+	double deadline;		/* ms, monotonic */
+	double req_t0;			/* when the request (or conn) began */
+	unsigned char ip[16];		/* for the per-address count */
+	char peer_host[INET6_ADDRSTRLEN];
+	unsigned long id;
+	char tag[32];
+	struct ktls_opts opts;
+	struct ktls_session s;
+	SSL *ssl;			/* handshake; all I/O when !kernel */
+	int kernel;			/* TX and RX records in the kernel */
+	int want_write;			/* userspace TLS: SSL wants EPOLLOUT */
+	/* request bytes read, not yet parsed */
+	char buf[HTTP_MAX_HEAD];
+	size_t have;
+	struct http_req req;
+	/* the response in flight */
+	char out[1536];
+	size_t out_len, out_off;
+	int file_fd;
+	off_t file_off, file_end;	/* body bytes [file_off, file_end) */
+	long long body_sent, body_inline;	/* file bytes; error page bytes */
+	int status, close_after, logged;
+	long long since_rekey;
+	unsigned char *ubuf;		/* userspace TLS: file chunk */
+	size_t ulen, uoff;
+	int rd_eof;			/* peer closed its side (or close_notify) */
+	/* lingering close */
+	int read_dead, no_close_notify, raw_drain, notify_pending;
+};
+
+double conn_now_ms(void);
+/* A new accepted socket: set up, NULL if refused (already closed). */
+struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *sa,
+		      const unsigned char ip[16]);
+/* epoll said events for c. */
+void conn_on_event(struct conn *c, unsigned int events);
+/* The timer scan: c's deadline passed (or linger check). */
+void conn_on_tick(struct conn *c, double now);
+/* Close now (shutdown of the server). */
+void conn_drop(struct conn *c, const char *why);
+/* Idle in HEAD with nothing read: safe to close at shutdown. */
+int conn_idle(const struct conn *c);
+
+const char *conn_tls_version(const struct conn *c);
+const char *conn_tls_cipher(const struct conn *c);
+
+#endif /* SERVE_CONN_H */

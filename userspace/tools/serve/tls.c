@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The handshake is OpenSSL's SSL_do_handshake() on a non-blocking socket,
+ * stepped by the event loop; once it is done libktls derives the keys and
+ * installs them (ktls_derive, ktls_install).  The libktls step API
+ * (ktls_handshake_start/step, /work/shared/libktls-api.md, issue 17) will
+ * replace tls_start/tls_handshake_step when it reaches main.
+ *
+ * When the kernel refuses (ULP absent, cipher not offered) and
+ * --require-ktls is not set, the connection stays in OpenSSL: the reason is
+ * logged once per cause and counted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"	/* libktls: kl_ssl_index, trace helpers */
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "tls.h"
+
+#define UBUF_SIZE	16384
+
+/* ALPN: we speak http/1.1 only; a client offering just h2 gets no ALPN
+ * answer (not a failure) and may fall back. */
+static int alpn_select(SSL *ssl, const unsigned char **out,
+		       unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = "\x08http/1.1";
+	unsigned char *o;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&o, outlen, ours, sizeof(ours) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = o;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* SNI: the first further certificate whose names match; else the default
+ * (the first --cert) answers. */
+static int sni_select(SSL *ssl, int *alert, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	int i;
+
+	(void)alert;
+	(void)arg;
+	if (!name)
+		return SSL_TLSEXT_ERR_OK;
+	for (i = 0; i < n_sni_ctx; i++) {
+		X509 *x = SSL_CTX_get0_certificate(sni_ctx[i]);
+
+		if (x && X509_check_host(x, name, 0, 0, NULL) == 1) {
+			SSL_set_SSL_CTX(ssl, sni_ctx[i]);
+			break;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+int tls_ctx_setup(SSL_CTX *ctx)
+{
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
+	/* Suites the kernel does not offer still work, in userspace. */
+	if (cfg.min_tls && !SSL_CTX_set_min_proto_version(ctx,
+			strcmp(cfg.min_tls, "1.3") ? TLS1_2_VERSION : TLS1_3_VERSION))
+		return -1;
+	if (cfg.ciphers && !SSL_CTX_set_cipher_list(ctx, cfg.ciphers)) {
+		fprintf(stderr, "ktls-serve: --ciphers %s: no usable cipher\n", cfg.ciphers);
+		return -1;
+	}
+	if (cfg.ciphersuites && !SSL_CTX_set_ciphersuites(ctx, cfg.ciphersuites)) {
+		fprintf(stderr, "ktls-serve: --ciphersuites %s: not understood\n",
+			cfg.ciphersuites);
+		return -1;
+	}
+	return 0;
+}
+
+int tls_start(struct conn *c)
+{
+	SSL *ssl;
+
+	memset(&c->s, 0, sizeof(c->s));
+	c->s.fd = c->fd;
+	c->s.server = 1;
+	c->opts.ulp = cfg.ulp;
+	c->opts.trace = cfg.trace ? stdout : NULL;
+	c->opts.tag = c->tag;
+	c->opts.keylog = serve_keylog;
+	c->s.opts = &c->opts;
+	ERR_clear_error();
+	ssl = SSL_new(serve_ctx);
+	if (!ssl)
+		return -1;
+	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+	SSL_set_read_ahead(ssl, 0);	/* nothing past Finished in OpenSSL */
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (!SSL_set_ex_data(ssl, kl_ssl_index(), &c->s) ||
+	    !SSL_set_fd(ssl, c->fd)) {
+		SSL_free(ssl);
+		return -1;
+	}
+	if (cfg.trace) {
+		SSL_set_msg_callback(ssl, kl_trace_msg);
+		SSL_set_msg_callback_arg(ssl, &c->s);
+	}
+	SSL_set_accept_state(ssl);
+	c->ssl = ssl;
+	return 0;
+}
+
+static int handshake_error(struct conn *c, int rc)
+{
+	int e = SSL_get_error(c->ssl, rc);
+
+	if (e == SSL_ERROR_WANT_READ)
+		return TLS_WANT_READ;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return TLS_WANT_WRITE;
+	if (e == SSL_ERROR_SYSCALL && !ERR_peek_error()) {
+		snprintf(c->s.err, sizeof(c->s.err),
+			 "TLS handshake (server): %s",
+			 errno ? strerror(errno) : "peer closed the connection");
+		return TLS_FAILED;
+	}
+	kl_err_ssl(c->s.err, sizeof(c->s.err), "TLS handshake (server) failed");
+	return TLS_FAILED;
+}
+
+/* Handshake done: the kernel takes the records, or we keep them. */
+static int handshake_done(struct conn *c)
+{
+	SSL *ssl = c->ssl;
+	unsigned int mfl;
+
+	if (SSL_has_pending(ssl)) {
+		snprintf(c->s.err, sizeof(c->s.err),
+			 "after the handshake OpenSSL holds %d unread bytes; the kernel cannot take them over",
+			 SSL_pending(ssl));
+		return TLS_FAILED;
+	}
+	if (cfg.trace)
+		kl_trace_summary(&c->s, ssl);
+	if (ktls_derive(&c->s, ssl))
+		return TLS_FAILED;
+	mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl));
+	if (mfl)
+		c->s.max_payload = 256 << mfl;
+	if (ktls_install(&c->s, 1, 1)) {
+		/* TX in the kernel already: OpenSSL cannot write any more. */
+		if (c->s.tx_on || c->s.rx_on)
+			return TLS_FAILED;
+		if (cfg.require_ktls) {
+			log_cause("refused (--require-ktls)", c->s.err);
+			return TLS_FAILED;
+		}
+		log_cause("fallback to userspace TLS", c->s.err);
+		ktls_wipe(&c->s);
+		SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
+		c->kernel = 0;
+		c->ubuf = malloc(UBUF_SIZE);
+		atomic_fetch_add(&n_userspace, 1);
+		return c->ubuf ? TLS_DONE : TLS_FAILED;
+	}
+	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
+	SSL_free(ssl);
+	c->ssl = NULL;
+	c->kernel = 1;
+	if (c->s.version != TLS_1_3_VERSION) {
+		OPENSSL_cleanse(c->s.secret_c, sizeof(c->s.secret_c));
+		OPENSSL_cleanse(c->s.secret_s, sizeof(c->s.secret_s));
+	}
+	atomic_fetch_add(&n_kernel, 1);
+	return TLS_DONE;
+}
+
+int tls_handshake_step(struct conn *c)
+{
+	int rc;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_do_handshake(c->ssl);
+	if (rc != 1)
+		return handshake_error(c, rc);
+	return handshake_done(c);
+}
+
+/* OpenSSL's result as recv()/send() would give it. */
+static ssize_t ssl_result(struct conn *c, int ok, size_t n)
+{
+	int e;
+
+	if (ok)
+		return (ssize_t)n;
+	e = SSL_get_error(c->ssl, 0);
+	c->want_write = e == SSL_ERROR_WANT_WRITE;
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (!ERR_peek_error() && !errno)
+			return 0;	/* EOF without close_notify */
+		if (!errno)
+			errno = EPROTO;
+		return -1;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+ssize_t tls_read(struct conn *c, void *buf, size_t len)
+{
+	size_t n = 0;
+	int ok;
+
+	if (c->kernel)
+		return ktls_recv(&c->s, buf, len);
+	ERR_clear_error();
+	errno = 0;
+	ok = SSL_read_ex(c->ssl, buf, len, &n);
+	return ssl_result(c, ok, n);
+}
+
+ssize_t tls_write(struct conn *c, const void *buf, size_t len)
+{
+	size_t n = 0;
+	int ok;
+
+	if (c->kernel)
+		return send(c->fd, buf, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	errno = 0;
+	ok = SSL_write_ex(c->ssl, buf, len, &n);
+	return ssl_result(c, ok, n);
+}
+
+ssize_t tls_send_file(struct conn *c, size_t max)
+{
+	ssize_t n;
+
+	if (c->kernel) {
+		/* Records are encrypted in the kernel, straight from the
+		 * page cache. */
+		n = sendfile(c->fd, c->file_fd, &c->file_off, max);
+		return n;
+	}
+	if (c->uoff == c->ulen) {
+		size_t want = max < UBUF_SIZE ? max : UBUF_SIZE;
+
+		n = pread(c->file_fd, c->ubuf, want, c->file_off);
+		if (n <= 0)
+			return n;
+		c->ulen = (size_t)n;
+		c->uoff = 0;
+	}
+	n = tls_write(c, c->ubuf + c->uoff, c->ulen - c->uoff);
+	if (n > 0) {
+		c->uoff += (size_t)n;
+		c->file_off += n;
+	}
+	return n;
+}
+
+int tls_close_notify(struct conn *c)
+{
+	int rc;
+
+	if (c->kernel) {
+		if (!c->s.tx_on || !ktls_send_alert(&c->s, 1, 0))
+			return 0;
+		return errno == EAGAIN ? 1 : -1;
+	}
+	if (!c->ssl || !SSL_is_init_finished(c->ssl))
+		return 0;
+	ERR_clear_error();
+	rc = SSL_shutdown(c->ssl);
+	if (rc >= 0)
+		return 0;
+	return SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_WRITE ? 1 : -1;
+}
+
+void tls_free(struct conn *c)
+{
+	if (c->ssl) {
+		SSL_set_ex_data(c->ssl, kl_ssl_index(), NULL);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	ktls_wipe(&c->s);
+	free(c->ubuf);
+	c->ubuf = NULL;
+}
