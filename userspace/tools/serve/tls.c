@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The handshake is OpenSSL's SSL_do_handshake() on a non-blocking socket,
- * stepped by the event loop; once it is done libktls derives the keys and
- * installs them (ktls_derive, ktls_install).  The libktls step API
- * (ktls_handshake_start/step, /work/shared/libktls-api.md, issue 17) will
- * replace tls_start/tls_handshake_step when it reaches main.
+ * The handshake is libktls's, stepped by the event loop on the
+ * non-blocking socket (ktls_handshake_start/step): it counts the records
+ * OpenSSL sent after Finished (TLS 1.3 tickets) into the sequence numbers
+ * and installs the keys.
  *
  * When the kernel refuses (ULP absent, cipher not offered) and
- * --require-ktls is not set, the connection stays in OpenSSL: the reason is
- * logged once per cause and counted.
+ * --require-ktls is not set, the connection stays in OpenSSL
+ * (KTLS_F_FALLBACK): the reason is logged once per cause and counted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +19,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"	/* libktls: kl_ssl_index, trace helpers */
+#include <stdatomic.h>
+#include <ktls.h>
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -71,6 +71,9 @@ static int sni_select(SSL *ssl, int *alert, void *arg)
 
 int tls_ctx_setup(SSL_CTX *ctx)
 {
+	/* Userspace fallback writes from a buffer that moves. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
 	/* Suites the kernel does not offer still work, in userspace. */
@@ -91,113 +94,57 @@ int tls_ctx_setup(SSL_CTX *ctx)
 
 int tls_start(struct conn *c)
 {
-	SSL *ssl;
-
-	memset(&c->s, 0, sizeof(c->s));
-	c->s.fd = c->fd;
-	c->s.server = 1;
-	c->opts.ulp = cfg.ulp;
-	c->opts.trace = cfg.trace ? stdout : NULL;
-	c->opts.tag = c->tag;
-	c->opts.keylog = serve_keylog;
-	c->s.opts = &c->opts;
-	ERR_clear_error();
-	ssl = SSL_new(serve_ctx);
-	if (!ssl)
-		return -1;
-	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
-	SSL_set_read_ahead(ssl, 0);	/* nothing past Finished in OpenSSL */
-	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (!SSL_set_ex_data(ssl, kl_ssl_index(), &c->s) ||
-	    !SSL_set_fd(ssl, c->fd)) {
-		SSL_free(ssl);
-		return -1;
-	}
-	if (cfg.trace) {
-		SSL_set_msg_callback(ssl, kl_trace_msg);
-		SSL_set_msg_callback_arg(ssl, &c->s);
-	}
-	SSL_set_accept_state(ssl);
-	c->ssl = ssl;
-	return 0;
+	c->opts = (struct ktls_opts){
+		.ulp = cfg.ulp,
+		.trace = cfg.trace ? stdout : NULL,
+		.tag = c->tag,
+		.keylog = serve_keylog,
+		/* Served in userspace OpenSSL when the kernel path is not
+		 * there, unless --require-ktls.
+		 */
+		.flags = cfg.require_ktls ? 0 : KTLS_F_FALLBACK,
+	};
+	c->ssl = NULL;
+	/* libktls steps the handshake and counts the records (tickets). */
+	return ktls_handshake_start(&c->s, serve_ctx, c->fd, 1, &c->opts);
 }
 
-static int handshake_error(struct conn *c, int rc)
+/* An install failure the kernel side caused, not the peer. */
+static int kernel_refused(const struct ktls_session *s)
 {
-	int e = SSL_get_error(c->ssl, rc);
+	int e = ktls_error(s);
 
-	if (e == SSL_ERROR_WANT_READ)
+	return e == KTLS_E_NO_ULP || e == KTLS_E_ULP_TAKEN ||
+	       e == KTLS_E_CIPHER;
+}
+
+int tls_handshake_step(struct conn *c)
+{
+	const char *why;
+	int rc = ktls_handshake_step(&c->s);
+
+	if (rc == KTLS_STEP_WANT_READ)
 		return TLS_WANT_READ;
-	if (e == SSL_ERROR_WANT_WRITE)
+	if (rc == KTLS_STEP_WANT_WRITE)
 		return TLS_WANT_WRITE;
-	if (e == SSL_ERROR_SYSCALL && !ERR_peek_error()) {
-		snprintf(c->s.err, sizeof(c->s.err),
-			 "TLS handshake (server): %s",
-			 errno ? strerror(errno) : "peer closed the connection");
-		return TLS_FAILED;
-	}
-	kl_err_ssl(c->s.err, sizeof(c->s.err), "TLS handshake (server) failed");
-	return TLS_FAILED;
-}
-
-/* Handshake done: the kernel takes the records, or we keep them. */
-static int handshake_done(struct conn *c)
-{
-	SSL *ssl = c->ssl;
-	unsigned int mfl;
-
-	if (SSL_has_pending(ssl)) {
-		snprintf(c->s.err, sizeof(c->s.err),
-			 "after the handshake OpenSSL holds %d unread bytes; the kernel cannot take them over",
-			 SSL_pending(ssl));
-		return TLS_FAILED;
-	}
-	if (cfg.trace)
-		kl_trace_summary(&c->s, ssl);
-	if (ktls_derive(&c->s, ssl))
-		return TLS_FAILED;
-	mfl = SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl));
-	if (mfl)
-		c->s.max_payload = 256 << mfl;
-	if (ktls_install(&c->s, 1, 1)) {
-		/* TX in the kernel already: OpenSSL cannot write any more. */
-		if (c->s.tx_on || c->s.rx_on)
-			return TLS_FAILED;
-		if (cfg.require_ktls) {
+	if (rc != KTLS_STEP_DONE) {
+		if (cfg.require_ktls && kernel_refused(&c->s))
 			log_cause("refused (--require-ktls)", c->s.err);
-			return TLS_FAILED;
-		}
-		log_cause("fallback to userspace TLS", c->s.err);
-		ktls_wipe(&c->s);
-		SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
+		return TLS_FAILED;
+	}
+	why = ktls_fallback_reason(&c->s);
+	if (why) {
+		log_cause("fallback to userspace TLS", why);
+		c->ssl = c->s.ssl;
+		c->s.ssl = NULL;
 		c->kernel = 0;
 		c->ubuf = malloc(UBUF_SIZE);
 		atomic_fetch_add(&n_userspace, 1);
 		return c->ubuf ? TLS_DONE : TLS_FAILED;
 	}
-	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
-	SSL_free(ssl);
-	c->ssl = NULL;
 	c->kernel = 1;
-	if (c->s.version != TLS_1_3_VERSION) {
-		OPENSSL_cleanse(c->s.secret_c, sizeof(c->s.secret_c));
-		OPENSSL_cleanse(c->s.secret_s, sizeof(c->s.secret_s));
-	}
 	atomic_fetch_add(&n_kernel, 1);
 	return TLS_DONE;
-}
-
-int tls_handshake_step(struct conn *c)
-{
-	int rc;
-
-	ERR_clear_error();
-	errno = 0;
-	rc = SSL_do_handshake(c->ssl);
-	if (rc != 1)
-		return handshake_error(c, rc);
-	return handshake_done(c);
 }
 
 /* OpenSSL's result as recv()/send() would give it. */
@@ -300,8 +247,10 @@ int tls_close_notify(struct conn *c)
 
 void tls_free(struct conn *c)
 {
+	/* A handshake in progress: libktls holds its SSL. */
+	if (c->s.hstate)
+		ktls_handshake_abort(&c->s);
 	if (c->ssl) {
-		SSL_set_ex_data(c->ssl, kl_ssl_index(), NULL);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
