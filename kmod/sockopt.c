@@ -372,6 +372,25 @@ static int ktls_set_u32(sockptr_t optval, unsigned int optlen, u32 *value)
 	return 0;
 }
 
+/* A u32 option that only means something on TLS 1.3 TX keys. */
+static int ktls_get_tx13_u32(struct sock *sk, struct ktls_context *ctx,
+			     sockptr_t optval, unsigned int optlen,
+			     u32 *value, const char *name)
+{
+	int rc;
+
+	sock_owned_by_me(sk);
+	rc = ktls_set_u32(optval, optlen, value);
+	if (rc)
+		return rc;
+	if (!ctx->tx_crypto.ready ||
+	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
+		pr_warn_ratelimited("%s: TLS 1.3 TX keys not set\n", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int ktls_set_tx_rekey_records(struct sock *sk,
 				     struct ktls_context *ctx,
 				     sockptr_t optval, unsigned int optlen)
@@ -379,15 +398,10 @@ static int ktls_set_tx_rekey_records(struct sock *sk,
 	u32 value;
 	int rc;
 
-	sock_owned_by_me(sk);
-	rc = ktls_set_u32(optval, optlen, &value);
+	rc = ktls_get_tx13_u32(sk, ctx, optval, optlen, &value,
+			       "KTLS_TX_REKEY_RECORDS");
 	if (rc)
 		return rc;
-	if (!ctx->tx_crypto.ready ||
-	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
-		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: TLS 1.3 TX keys not set\n");
-		return -EINVAL;
-	}
 	/* The kernel can only step TX keys it can derive. */
 	if (value && !ctx->tx_ku) {
 		pr_warn_ratelimited("KTLS_TX_REKEY_RECORDS: KTLS_TX_SECRET not set\n");
@@ -405,15 +419,9 @@ static int ktls_set_tx_pad(struct sock *sk, struct ktls_context *ctx,
 	u32 value;
 	int rc;
 
-	sock_owned_by_me(sk);
-	rc = ktls_set_u32(optval, optlen, &value);
+	rc = ktls_get_tx13_u32(sk, ctx, optval, optlen, &value, "KTLS_TX_PAD");
 	if (rc)
 		return rc;
-	if (!ctx->tx_crypto.ready ||
-	    ctx->tx_crypto.conf.info.version != TLS_1_3_VERSION) {
-		pr_warn_ratelimited("KTLS_TX_PAD: TLS 1.3 TX keys not set\n");
-		return -EINVAL;
-	}
 	ctx->tx_pad = value;
 	return 0;
 }

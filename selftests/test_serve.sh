@@ -18,9 +18,6 @@ S=${KTLS_TIME_SCALE:-1}
 n=0
 failed=0
 
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n $1"; failed=1; }
-diag() { echo "# $*"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 # need_ktls(), shared with the other test_*.sh scripts.

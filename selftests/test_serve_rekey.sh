@@ -13,10 +13,6 @@ REKEY=1000000
 n=0
 failed=0
 
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n $1"; failed=1; }
-diag() { echo "# $*"; }
-
 # need_ktls(), shared with the other test_*.sh scripts.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
