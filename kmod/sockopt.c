@@ -331,36 +331,31 @@ static int ktls_set_tx_max_payload(struct ktls_context *ctx,
 	return 0;
 }
 
-static int ktls_get_tx_max_payload(struct ktls_context *ctx,
-				   char __user *optval, int __user *optlen)
+/* A fixed-size value out to getsockopt(): too short a buffer is EINVAL. */
+static int ktls_put_opt(const void *value, int size, char __user *optval,
+			int __user *optlen)
 {
-	u16 value = ctx->tx_max_payload;
 	int len;
 
 	if (get_user(len, optlen))
 		return -EFAULT;
-	if (len < (int)sizeof(value))
+	if (len < size)
 		return -EINVAL;
-	if (put_user(sizeof(value), optlen))
+	if (put_user(size, optlen))
 		return -EFAULT;
-	if (copy_to_user(optval, &value, sizeof(value)))
+	if (copy_to_user(optval, value, size))
 		return -EFAULT;
 	return 0;
 }
 
+static int ktls_get_u16(u16 value, char __user *optval, int __user *optlen)
+{
+	return ktls_put_opt(&value, sizeof(value), optval, optlen);
+}
+
 static int ktls_get_u32(u32 value, char __user *optval, int __user *optlen)
 {
-	int len;
-
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < (int)sizeof(value))
-		return -EINVAL;
-	if (put_user(sizeof(value), optlen))
-		return -EFAULT;
-	if (copy_to_user(optval, &value, sizeof(value)))
-		return -EFAULT;
-	return 0;
+	return ktls_put_opt(&value, sizeof(value), optval, optlen);
 }
 
 static int ktls_set_u32(sockptr_t optval, unsigned int optlen, u32 *value)
@@ -430,17 +425,8 @@ static int ktls_get_key_gen(struct ktls_context *ctx, char __user *optval,
 			    int __user *optlen)
 {
 	struct ktls_key_gen gen = { .tx = ctx->tx_gen, .rx = ctx->rx_gen };
-	int len;
 
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < (int)sizeof(gen))
-		return -EINVAL;
-	if (put_user(sizeof(gen), optlen))
-		return -EFAULT;
-	if (copy_to_user(optval, &gen, sizeof(gen)))
-		return -EFAULT;
-	return 0;
+	return ktls_put_opt(&gen, sizeof(gen), optval, optlen);
 }
 
 int ktls_setsockopt(struct sock *sk, int level, int optname,
@@ -514,7 +500,7 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 		rc = ktls_get_no_pad(ctx, optval, optlen);
 		break;
 	case TLS_TX_MAX_PAYLOAD_LEN:
-		rc = ktls_get_tx_max_payload(ctx, optval, optlen);
+		rc = ktls_get_u16(ctx->tx_max_payload, optval, optlen);
 		break;
 	case KTLS_FEATURES:
 		rc = ktls_get_u32(KTLS_FEAT_KEY_UPDATE | KTLS_FEAT_TX_REKEY |
