@@ -177,22 +177,19 @@ static int ktls_ku_new(const struct ktls_crypto *c,
 
 	/* A secret of another generation or direction would fail later. */
 	rc = ktls_ku_key_iv(ku, ku->secret, ci, key, iv);
-	if (rc)
-		goto free_ku;
-	if (crypto_memneq(key, c->conf.raw + ci->key_off, ci->key_size) ||
-	    crypto_memneq(iv, c->iv, KTLS_TLS13_IV)) {
+	if (!rc && (crypto_memneq(key, c->conf.raw + ci->key_off,
+				  ci->key_size) ||
+		    crypto_memneq(iv, c->iv, KTLS_TLS13_IV))) {
 		*why = "secret does not derive the key and IV in use";
 		rc = -EINVAL;
-		goto wipe_key;
 	}
 	memzero_explicit(key, sizeof(key));
 	memzero_explicit(iv, sizeof(iv));
+	if (rc)
+		goto free_ku;
 	*kup = ku;
 	return 0;
 
-wipe_key:
-	memzero_explicit(key, sizeof(key));
-	memzero_explicit(iv, sizeof(iv));
 free_ku:
 	ktls_ku_free(ku);
 	return rc;
