@@ -10,7 +10,7 @@
 # (KASAN, lockdep, WARNING, kmemleak) fails the run.  The summary is also
 # written to .cache/logs/debug/summary.txt.
 #
-# Environment: KTLS_VM_TIMEOUT (default 5400: KASAN and lockdep slow the
+# Environment: KTLS_VM_TIMEOUT (default 9000: KASAN and lockdep slow the
 # guest down a lot), KTLS_TEST_TIMEOUT (per test, default 1800),
 # KTLS_TIME_SCALE (stretches the tests' own limits, default 4),
 # KTLS_DEBUG_JOBS (kernel build jobs, default 2), KTLS_TEST_BINS (a
@@ -19,7 +19,7 @@
 # Fault phase (guest-faults.sh, after the suite): the syscall fuzzer, a
 # byte-accounting test and load tests with allocations of the test tasks
 # failing.  KTLS_DEBUG_PHASES (suite,faults; "faults" alone is make
-# check-debug-faults), KTLS_FUZZ_SECS (fuzzer budget there, default 300:
+# check-debug-faults), KTLS_FUZZ_SECS (fuzzer budget there, default 600:
 # 3/4 ktls, 1/4 in-tree), KTLS_FAULT_LOAD (comma-separated test programs
 # run as load, default test_tx; test_tx,test_rx adds about 10 minutes),
 # KTLS_FAULT_PROB (percent of the test tasks' allocations that fail,
@@ -29,14 +29,14 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../vm/lib.sh
 source "$HERE/../vm/lib.sh"
 
-VM_TIMEOUT="${KTLS_VM_TIMEOUT:-5400}"
+VM_TIMEOUT="${KTLS_VM_TIMEOUT:-9000}"
 TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-1800}"
 TIME_SCALE="${KTLS_TIME_SCALE:-4}"
 # Emulated and KASAN-instrumented, the boot-time W+X page table walk alone
 # outlasts the default 20 s soft-lockup limit: allow the maximum (120 s).
 SLOW_BOOT="watchdog_thresh=60"
 PHASES="${KTLS_DEBUG_PHASES:-suite,faults}"
-FAULTS="ktlsvm.phases=$PHASES ktlsvm.fuzzsecs=${KTLS_FUZZ_SECS:-300}"
+FAULTS="ktlsvm.phases=$PHASES ktlsvm.fuzzsecs=${KTLS_FUZZ_SECS:-600}"
 FAULTS+=" ktlsvm.faultload=${KTLS_FAULT_LOAD:-test_tx} ktlsvm.faultprob=${KTLS_FAULT_PROB:-5}"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc
 

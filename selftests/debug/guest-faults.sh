@@ -25,7 +25,7 @@
 # ktlsvm.faultload="test_tx,test_rx", ktlsvm.faultprob=PERCENT.
 bin=${KTLS_BIN:-/ktls/bin}
 dbg=/sys/kernel/debug
-fuzz_secs=300
+fuzz_secs=600
 load="test_tx"
 prob=5
 for arg in $(cat /proc/cmdline); do
