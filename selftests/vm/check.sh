@@ -136,7 +136,12 @@ run_kernel() {
 	else
 		pass=$((pass + 1))
 	fi
-	[[ $((pass + fail + skip)) -gt 1 ]] || note=" (no test results!)"
+	# A boot that ran nothing proves nothing: a failure, not a pass.
+	if [[ $((pass + fail + skip)) -le 1 ]]; then
+		note=" (no test results!)"
+		fail=$((fail + 1))
+		failed_names+=$'\n'"not ok - vm-$series-no-results (see $logs/results.log)"
+	fi
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
 	total_skip=$((total_skip + skip))

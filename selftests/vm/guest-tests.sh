@@ -77,6 +77,7 @@ for t in "${KTLS_BIN:-/ktls/bin}"/test_*; do
 done
 rm -f "$out" /tmp/.ktls-test-rc
 if [ "$found" -eq 0 ]; then
-	echo "# ktls-vm: no test_* programs in ${KTLS_BIN:-/ktls/bin}"
+	echo "not ok - no test_* programs in ${KTLS_BIN:-/ktls/bin}"
+	failed=1
 fi
 exit "$failed"
