@@ -171,3 +171,24 @@ size_t kt_tx_pair_expect(struct kt_tx_pair *p, uint8_t want_type,
 	}
 	return recs;
 }
+
+void kt_send_rec(int raw, struct tr_keys *k, uint8_t type, const void *pt,
+		 size_t len)
+{
+	uint8_t rec[TR_MAX_REC];
+
+	kt_write_all(raw, rec, tr_seal(k, type, pt, len, rec));
+}
+
+void kt_expect_rec(int fd, uint8_t type, const void *pt, size_t len)
+{
+	uint8_t buf[TR_MAX_PT], got;
+	ssize_t n = kt_recv_type(fd, buf, len, 0, &got);
+
+	if (n < 0)
+		KT_FAIL("recv of a %zu byte type %u record: %s", len, type,
+			strerror(errno));
+	KT_ASSERT_EQ(n, (ssize_t)len);
+	KT_ASSERT_EQ(got, type);
+	KT_ASSERT(!memcmp(buf, pt, len));
+}

@@ -38,6 +38,12 @@ size_t kt_pair_seal(struct kt_pair *p, uint8_t type, const void *pt,
 void kt_pair_send(struct kt_pair *p, uint8_t type, const void *pt,
 		  size_t len);
 
+/* Seal one record under k and write all of it to the raw end. */
+void kt_send_rec(int raw, struct tr_keys *k, uint8_t type, const void *pt,
+		 size_t len);
+/* Read one record with a buffer of exactly its size; fail unless it is pt. */
+void kt_expect_rec(int fd, uint8_t type, const void *pt, size_t len);
+
 /* Write n bytes in pieces of at most step bytes. */
 void kt_write_split(int fd, const void *buf, size_t n, size_t step);
 /* Fail the case at the first byte that differs. */

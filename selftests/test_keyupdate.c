@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -42,28 +43,6 @@ static void setup(int *a, int *b, struct tr_keys *k1, struct tr_keys *k2)
 	tr_keys_from_info(k2, &ci);
 }
 
-static void send_rec(int raw, struct tr_keys *k, uint8_t type,
-		     const void *pt, size_t len)
-{
-	uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(raw, rec, tr_seal(k, type, pt, len, rec));
-}
-
-/* One record, read with a buffer of exactly its size (no merging). */
-static void expect_rec(int fd, uint8_t type, const void *pt, size_t len)
-{
-	uint8_t buf[TR_MAX_PT], got;
-	ssize_t n = kt_recv_type(fd, buf, len, 0, &got);
-
-	if (n < 0)
-		KT_FAIL("recv of a %zu byte type %u record: %s", len, type,
-			strerror(errno));
-	KT_ASSERT_EQ(n, (ssize_t)len);
-	KT_ASSERT_EQ(got, type);
-	KT_ASSERT(!memcmp(buf, pt, len));
-}
-
 static void set_rx_key(int fd, unsigned int seed)
 {
 	union kt_crypto_info ci;
@@ -80,8 +59,8 @@ static void expect_expired_then(int b, struct tr_keys *k2, int a)
 	KT_ASSERT_ERRNO(recv(b, buf, sizeof(buf), MSG_DONTWAIT), EKEYEXPIRED);
 	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 1);
 	set_rx_key(b, 2);
-	send_rec(a, k2, DATA, "after", 5);
-	expect_rec(b, DATA, "after", 5);
+	kt_send_rec(a, k2, DATA, "after", 5);
+	kt_expect_rec(b, DATA, "after", 5);
 	KT_ASSERT_EQ(kt_stat("TlsDecryptError"), 0);
 }
 
@@ -98,10 +77,10 @@ static void test_nst_then_key_update(void)
 	setup(&a, &b, &k1, &k2);
 	memcpy(msg, nst, sizeof(nst));
 	memcpy(msg + sizeof(nst), ku, sizeof(ku));
-	send_rec(a, &k1, DATA, "before", 6);
-	send_rec(a, &k1, HS, msg, sizeof(msg));
-	expect_rec(b, DATA, "before", 6);
-	expect_rec(b, HS, msg, sizeof(msg));
+	kt_send_rec(a, &k1, DATA, "before", 6);
+	kt_send_rec(a, &k1, HS, msg, sizeof(msg));
+	kt_expect_rec(b, DATA, "before", 6);
+	kt_expect_rec(b, HS, msg, sizeof(msg));
 	expect_expired_then(b, &k2, a);
 }
 
@@ -112,11 +91,11 @@ static void test_key_update_split(void)
 	int a, b;
 
 	setup(&a, &b, &k1, &k2);
-	send_rec(a, &k1, HS, ku, 3);
-	send_rec(a, &k1, HS, ku + 3, 2);
-	expect_rec(b, HS, ku, 3);
+	kt_send_rec(a, &k1, HS, ku, 3);
+	kt_send_rec(a, &k1, HS, ku + 3, 2);
+	kt_expect_rec(b, HS, ku, 3);
 	/* Still the old key: the KeyUpdate has not ended yet. */
-	expect_rec(b, HS, ku + 3, 2);
+	kt_expect_rec(b, HS, ku + 3, 2);
 	expect_expired_then(b, &k2, a);
 }
 
@@ -131,21 +110,21 @@ static void test_body_0x18_at_boundary(void)
 	int a, b;
 
 	setup(&a, &b, &k1, &k2);
-	send_rec(a, &k1, HS, t1, 6);
-	send_rec(a, &k1, HS, t1 + 6, sizeof(t1) - 6);
+	kt_send_rec(a, &k1, HS, t1, 6);
+	kt_send_rec(a, &k1, HS, t1 + 6, sizeof(t1) - 6);
 	memset(t2, 24, sizeof(t2));
 	t2[0] = 4;
 	t2[1] = 0;
 	t2[2] = 0;
-	send_rec(a, &k1, HS, t2, 3);
-	send_rec(a, &k1, HS, t2 + 3, sizeof(t2) - 3);
-	send_rec(a, &k1, DATA, "still", 5);
+	kt_send_rec(a, &k1, HS, t2, 3);
+	kt_send_rec(a, &k1, HS, t2 + 3, sizeof(t2) - 3);
+	kt_send_rec(a, &k1, DATA, "still", 5);
 
-	expect_rec(b, HS, t1, 6);
-	expect_rec(b, HS, t1 + 6, sizeof(t1) - 6);
-	expect_rec(b, HS, t2, 3);
-	expect_rec(b, HS, t2 + 3, sizeof(t2) - 3);
-	expect_rec(b, DATA, "still", 5);
+	kt_expect_rec(b, HS, t1, 6);
+	kt_expect_rec(b, HS, t1 + 6, sizeof(t1) - 6);
+	kt_expect_rec(b, HS, t2, 3);
+	kt_expect_rec(b, HS, t2 + 3, sizeof(t2) - 3);
+	kt_expect_rec(b, DATA, "still", 5);
 	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 0);
 	KT_ASSERT_EQ(kt_stat("TlsDecryptError"), 0);
 }
@@ -159,10 +138,10 @@ static void test_second_header_split(void)
 	int a, b;
 
 	setup(&a, &b, &k1, &k2);
-	send_rec(a, &k1, HS, r1, sizeof(r1));
-	send_rec(a, &k1, HS, r2, sizeof(r2));
-	expect_rec(b, HS, r1, sizeof(r1));
-	expect_rec(b, HS, r2, sizeof(r2));
+	kt_send_rec(a, &k1, HS, r1, sizeof(r1));
+	kt_send_rec(a, &k1, HS, r2, sizeof(r2));
+	kt_expect_rec(b, HS, r1, sizeof(r1));
+	kt_expect_rec(b, HS, r2, sizeof(r2));
 	expect_expired_then(b, &k2, a);
 }
 
@@ -175,7 +154,7 @@ static void test_bytes_after_key_update(void)
 	int a, b;
 
 	setup(&a, &b, &k1, &k2);
-	send_rec(a, &k1, HS, r, sizeof(r));
+	kt_send_rec(a, &k1, HS, r, sizeof(r));
 	KT_ASSERT_ERRNO(kt_recv_type(b, buf, sizeof(buf), 0, &type), EBADMSG);
 	/* Fatal: every later read fails the same way. */
 	KT_ASSERT_ERRNO(kt_recv_type(b, buf, sizeof(buf), 0, &type), EBADMSG);
@@ -191,7 +170,7 @@ static void test_key_update_bad_length(void)
 	int a, b;
 
 	setup(&a, &b, &k1, &k2);
-	send_rec(a, &k1, HS, r, sizeof(r));
+	kt_send_rec(a, &k1, HS, r, sizeof(r));
 	KT_ASSERT_ERRNO(kt_recv_type(b, buf, sizeof(buf), 0, &type), EBADMSG);
 	KT_ASSERT_EQ(kt_stat("TlsRxRekeyReceived"), 0);
 }

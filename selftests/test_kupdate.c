@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "lib_keychain.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -71,9 +72,7 @@ static void setup(int *a, int *b, uint16_t cipher, struct kc_gen *rx,
 static void send_rec(int raw, struct kc_gen *g, uint8_t type,
 		     const void *pt, size_t len)
 {
-	uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(raw, rec, tr_seal(&g->k, type, pt, len, rec));
+	kt_send_rec(raw, &g->k, type, pt, len);
 }
 
 /* The peer's KeyUpdate: sealed with the current key, then step. */
@@ -81,20 +80,6 @@ static void send_ku(int raw, struct kc_gen *g, int request)
 {
 	send_rec(raw, g, HS, request ? ku_req : ku_noreq, 5);
 	kc_next(g);
-}
-
-/* One record, read with a buffer of exactly its size. */
-static void expect_rec(int fd, uint8_t type, const void *pt, size_t len)
-{
-	uint8_t buf[TR_MAX_PT], got;
-	ssize_t n = kt_recv_type(fd, buf, len, 0, &got);
-
-	if (n < 0)
-		KT_FAIL("recv of a %zu byte type %u record: %s", len, type,
-			strerror(errno));
-	KT_ASSERT_EQ(n, (ssize_t)len);
-	KT_ASSERT_EQ(got, type);
-	KT_ASSERT(!memcmp(buf, pt, len));
 }
 
 /* Records the kernel sent, read from the codec's end. */
@@ -305,8 +290,8 @@ static void test_nst_ku_one_record(void)
 	send_rec(a, &rx, HS, msg, sizeof(msg));
 	kc_next(&rx);
 	send_rec(a, &rx, DATA, "after", 5);
-	expect_rec(b, HS, nst, sizeof(nst));
-	expect_rec(b, DATA, "after", 5);
+	kt_expect_rec(b, HS, nst, sizeof(nst));
+	kt_expect_rec(b, DATA, "after", 5);
 	KT_ASSERT_EQ(key_gen(b).rx, 1);
 }
 
@@ -329,9 +314,9 @@ static void test_ku_split(void)
 	send_rec(a, &rx, HS, ku_noreq + 4, 1);
 	kc_next(&rx);
 	send_rec(a, &rx, DATA, "end", 3);
-	expect_rec(b, HS, nst, sizeof(nst));
-	expect_rec(b, DATA, "mid", 3);
-	expect_rec(b, DATA, "end", 3);
+	kt_expect_rec(b, HS, nst, sizeof(nst));
+	kt_expect_rec(b, DATA, "mid", 3);
+	kt_expect_rec(b, DATA, "end", 3);
 	KT_ASSERT_EQ(key_gen(b).rx, 2);
 }
 
@@ -437,7 +422,7 @@ static void test_user_rekey_drops_secret(void)
 	KT_ASSERT_EQ(buf[0], 'z');
 	KT_ASSERT_EQ(key_gen(b).rx, 2);
 	send_ku(a, &rx, 0);
-	expect_rec(b, HS, ku_noreq, 5);
+	kt_expect_rec(b, HS, ku_noreq, 5);
 	KT_ASSERT_ERRNO(recv(b, buf, sizeof(buf), MSG_DONTWAIT),
 			EKEYEXPIRED);
 	KT_ASSERT_EQ(kt_stat("KtlsRxKeyUpdateAuto"), 1);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_pair.h"
 #include "lib_tlsrec.h"
 #include "util.h"
 
@@ -65,14 +66,6 @@ static size_t read_rec(int raw, struct tr_keys *k, uint8_t *type,
 	if (used != (ssize_t)have)
 		KT_FAIL("record does not open: %s", tr_error());
 	return len;
-}
-
-static void send_rec(int raw, struct tr_keys *k, uint8_t type,
-		     const void *pt, size_t len)
-{
-	uint8_t rec[TR_MAX_REC];
-
-	kt_write_all(raw, rec, tr_seal(k, type, pt, len, rec));
 }
 
 static int readable(int fd)
@@ -193,10 +186,10 @@ static void test_rx_key_update(void)
 	keys(&k2, TLS13, GCM128, 2);
 
 	/* All at once: the reader must stop at the KeyUpdate. */
-	send_rec(a, &k1, 23, "before", 6);
-	send_rec(a, &k1, 22, key_update, sizeof(key_update));
-	send_rec(a, &k2, 23, "after", 5);
-	send_rec(a, &k2, 23, "more", 4);
+	kt_send_rec(a, &k1, 23, "before", 6);
+	kt_send_rec(a, &k1, 22, key_update, sizeof(key_update));
+	kt_send_rec(a, &k2, 23, "after", 5);
+	kt_send_rec(a, &k2, 23, "more", 4);
 	usleep(50000);
 
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 6);
@@ -247,14 +240,14 @@ static void test_rx_key_update_later_data(void)
 	keys(&k1, TLS13, TLS_CIPHER_AES_GCM_256, 1);
 	keys(&k2, TLS13, TLS_CIPHER_AES_GCM_256, 2);
 
-	send_rec(a, &k1, 22, key_update, sizeof(key_update));
+	kt_send_rec(a, &k1, 22, key_update, sizeof(key_update));
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type),
 		     sizeof(key_update));
 	KT_ASSERT_EQ(type, 22);
 	KT_ASSERT_ERRNO(recv(b, buf, sizeof(buf), 0), EKEYEXPIRED);
 	KT_ASSERT_OK(set_key(b, TLS_RX, TLS13, TLS_CIPHER_AES_GCM_256, 2));
 	KT_ASSERT(!readable(b));
-	send_rec(a, &k2, 23, "late", 4);
+	kt_send_rec(a, &k2, 23, "late", 4);
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 4);
 	KT_ASSERT(type == 23 && !memcmp(buf, "late", 4));
 }
@@ -271,10 +264,10 @@ static void test_rx_replace_key(void)
 	kt_install(b, TLS_RX, TLS13, GCM128, 1);
 	keys(&k1, TLS13, GCM128, 1);
 	keys(&k2, TLS13, GCM128, 2);
-	send_rec(a, &k1, 23, "one", 3);
+	kt_send_rec(a, &k1, 23, "one", 3);
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 3);
 	KT_ASSERT_OK(set_key(b, TLS_RX, TLS13, GCM128, 2));
-	send_rec(a, &k2, 23, "two", 3);
+	kt_send_rec(a, &k2, 23, "two", 3);
 	KT_ASSERT_EQ(kt_recv_type(b, buf, sizeof(buf), 0, &type), 3);
 	KT_ASSERT(type == 23 && !memcmp(buf, "two", 3));
 	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk"), 1);
