@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest script for `make coverage` (busybox sh, /ktls/guest.sh): the test
-# suite (/ktls/guest-tests.sh), then a longer syscall fuzz run, with the
-# module's gcov counters sent out after every program.
+# suite (/ktls/guest-tests.sh), a longer syscall fuzz run, then the fault
+# phase of make check-debug, with the module's gcov counters sent out
+# after every program.
 #
 # Counters: /sys/kernel/debug/gcov/<host build path>/kmod/*.gcda.  With
 # gcov_persist=1 (the kernel's default; run-coverage.sh sets it anyway)
@@ -19,15 +20,19 @@
 #   sh guest-coverage.sh --dump TAG one dump (guest-tests.sh's hook)
 #
 # Kernel command line: ktlscov.fuzz=SECONDS (extra test_syscall_fuzz run
-# after the suite; 0 = none), ktlscov.suite=0 (skip the suite).
+# after the suite; 0 = none), ktlscov.suite=0 (skip the suite),
+# ktlscov.faults=0 (skip the fault phase: check-debug's guest-faults.sh,
+# whose failing allocations are what reach the error labels; its own
+# settings are check-debug's ktlsvm.fuzzsecs=, ktlsvm.faultload=, ...).
 
 gcov=/sys/kernel/debug/gcov
-data="" fuzz=300 suite=1
+data="" fuzz=300 suite=1 faults=1
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	ktlsvm.data=*) data=/dev/${arg#ktlsvm.data=} ;;
 	ktlscov.fuzz=*) fuzz=${arg#ktlscov.fuzz=} ;;
 	ktlscov.suite=*) suite=${arg#ktlscov.suite=} ;;
+	ktlscov.faults=*) faults=${arg#ktlscov.faults=} ;;
 	esac
 done
 
@@ -78,6 +83,15 @@ if [ "$fuzz" -gt 0 ] && [ -x /ktls/bin/test_syscall_fuzz ]; then
 	# (the per-program limit, ktlsvm.timeout, must exceed the budget)
 	KTLS_SYSFUZZ_SECS=$fuzz KTLS_BIN=/tmp/.covfuzz sh /ktls/guest-tests.sh || rc=1
 	dump fuzz
+fi
+if [ "$faults" != 0 ]; then
+	if [ -f /ktls/guest-faults.sh ]; then
+		sh /ktls/guest-faults.sh || rc=1
+		dump faults
+	else
+		echo "not ok - coverage: /ktls/guest-faults.sh missing"
+		rc=1
+	fi
 fi
 # Whatever is still loaded: unload it so the last dump is the persistent
 # copy (the counts are the same either way).

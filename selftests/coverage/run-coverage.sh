@@ -24,8 +24,10 @@
 #
 # Environment: KTLS_TEST_BINS (a directory of test programs instead of the
 # whole suite), KTLS_COV_FUZZ_SECS (the extra fuzz run, default 300; 0 =
-# none), KTLS_COV_KEEP=1 (keep earlier boots of the same ktls.ko and merge
-# their counters with this one's; default: start afresh), KTLS_COV_REPORT=1
+# none), KTLS_COV_FAULTS=0 (no fault phase; its fuzz budget is
+# KTLS_FUZZ_SECS, default 300, its load KTLS_FAULT_LOAD), KTLS_COV_KEEP=1
+# (keep earlier boots of the same ktls.ko and merge their counters with
+# this one's; default: start afresh), KTLS_COV_REPORT=1
 # (no build, no VM: the report again from the boots in runs/ of the
 # newest boot's ktls.ko),
 # KTLS_VM_TIMEOUT (default 9000), KTLS_TEST_TIMEOUT (per program, default
@@ -40,6 +42,11 @@ VM_TIMEOUT="${KTLS_VM_TIMEOUT:-9000}"
 TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-1800}"
 TIME_SCALE="${KTLS_TIME_SCALE:-4}"
 FUZZ="${KTLS_COV_FUZZ_SECS:-300}"
+# The fault phase (check-debug's): failing allocations reach the error
+# labels.  KTLS_COV_FAULTS=0 leaves it out.
+FAULTS="${KTLS_COV_FAULTS:-1}"
+FAULT_FUZZ="${KTLS_FUZZ_SECS:-300}"
+FAULT_LOAD="${KTLS_FAULT_LOAD:-test_tx}"
 OUT="$KTLS_CACHE/coverage"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc gcov lcov genhtml python3 base64 tar
 
@@ -146,7 +153,8 @@ if [[ "${KTLS_COV_REPORT:-0}" != 1 ]]; then
 	initrd="$KTLS_CACHE/initramfs/$rel-coverage.cpio.gz"
 	args=(--release "$rel" --tree "$tree" --out "$initrd" "${kos[@]}"
 		--guest "$HERE/guest-coverage.sh"
-		--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh")
+		--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh"
+		--file "$DEBUG/guest-faults.sh:/ktls/guest-faults.sh")
 	for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
 	for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
 	bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
@@ -156,11 +164,14 @@ if [[ "${KTLS_COV_REPORT:-0}" != 1 ]]; then
 	log "booting $rel for coverage (run $(basename "$run"); VM limit ${VM_TIMEOUT}s, fuzz ${FUZZ}s) [$(elapsed)]"
 	: >"$run/results.log"
 	set +e
+	# Injected failures make the allocator report (with a stack dump).
+	[[ "$FAULTS" == 0 ]] || export KTLS_ALLOC_WARN_OK=1
 	# watchdog_thresh: see check-debug.sh (slow KASAN boot under TCG).
 	bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" --initrd "$initrd" \
 		--log "$run/console.log" --results "$run/results.log" --data "$run/data.txt" \
 		--timeout "$VM_TIMEOUT" --append "ktlsvm.timeout=$TEST_TIMEOUT ktlsvm.timescale=$TIME_SCALE" \
-		--append "watchdog_thresh=60 gcov_persist=1 ktlscov.fuzz=$FUZZ" &
+		--append "watchdog_thresh=60 gcov_persist=1 ktlscov.fuzz=$FUZZ" \
+		--append "ktlscov.faults=$FAULTS ktlsvm.fuzzsecs=$FAULT_FUZZ ktlsvm.faultload=$FAULT_LOAD" &
 	vmpid=$!
 	tail -n +1 -F --pid="$vmpid" "$run/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[coverage] /'
 	wait "$vmpid"
