@@ -27,6 +27,7 @@
 
 #include <ktls.h>
 #include "harness.h"
+#include "libktls_peek.h"
 #include "util.h"
 
 /* ---- a plain OpenSSL peer in a thread ---- */
@@ -130,7 +131,7 @@ static size_t make_ticket(unsigned char *m, size_t n, unsigned char seed)
 }
 
 struct lib_end {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct ktls_opts o;
 	SSL_CTX *ctx;
 	int fd, server, rc;
@@ -141,7 +142,9 @@ static void *lib_end_main(void *arg)
 {
 	struct lib_end *e = arg;
 
-	e->rc = ktls_handshake(&e->s, e->ctx, e->fd, e->server, &e->o);
+	e->s = ktls_session_new();
+	e->rc = e->s ? ktls_handshake(e->s, e->ctx, e->fd, e->server, &e->o) :
+		       -1;
 	return NULL;
 }
 
@@ -161,10 +164,11 @@ static void lib_pair(struct lib_end *srv, struct lib_end *cl)
 	KT_ASSERT_EQ(pthread_create(&cl->thr, NULL, lib_end_main, cl), 0);
 	pthread_join(srv->thr, NULL);
 	pthread_join(cl->thr, NULL);
+	KT_ASSERT(srv->s && cl->s);
 	if (srv->rc)
-		KT_FAIL("server: %s", srv->s.err);
+		KT_FAIL("server: %s", ktls_errmsg(srv->s));
 	if (cl->rc)
-		KT_FAIL("client: %s", cl->s.err);
+		KT_FAIL("client: %s", ktls_errmsg(cl->s));
 }
 
 /*
@@ -178,36 +182,40 @@ static void tickets_in_one_record_and_across_records(void)
 	struct lib_end srv = { .o.num_tickets = 3 }, cl = { 0 };
 	unsigned char rec[512], buf[64];
 	size_t n;
+	int sfd;
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(srv.s.version, TLS_1_3_VERSION);
-	KT_ASSERT_EQ(srv.s.rec_tx, 3);
-	KT_ASSERT_EQ(srv.s.rec_rx, 0);
-	KT_ASSERT_EQ(cl.s.rec_tx, 0);
-	KT_ASSERT_EQ(cl.s.rec_rx, 0);
+	sfd = ktls_session_fd(srv.s);
+	KT_ASSERT_EQ(ktls_session_version(srv.s), TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_session_first_seq(srv.s, 1), 3);
+	KT_ASSERT_EQ(ktls_session_first_seq(srv.s, 0), 0);
+	KT_ASSERT_EQ(ktls_session_first_seq(cl.s, 1), 0);
+	KT_ASSERT_EQ(ktls_session_first_seq(cl.s, 0), 0);
 	n = make_ticket(rec, 60, 0x11);
 	n += make_ticket(rec + n, 90, 0x22);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec, n, 0), (ssize_t)n);
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec, n, 0), (ssize_t)n);
 	n = make_ticket(rec, 200, 0x33);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec, 7, 0), 7);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec + 7, n - 7, 0),
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec, 7, 0), 7);
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec + 7, n - 7, 0),
 		     (ssize_t)(n - 7));
-	KT_ASSERT_EQ(ktls_send(&srv.s, data, sizeof(data)),
+	KT_ASSERT_EQ(ktls_send(srv.s, data, sizeof(data)),
 		     (ssize_t)sizeof(data));
 	n = 0;
 	while (n < sizeof(data)) {
-		ssize_t r = ktls_recv(&cl.s, buf + n, sizeof(buf) - n);
+		ssize_t r = ktls_recv(cl.s, buf + n, sizeof(buf) - n);
 
 		if (r <= 0)
 			KT_FAIL("ktls_recv: %zd %s %s", r, strerror(errno),
-				cl.s.err);
+				ktls_errmsg(cl.s));
 		n += (size_t)r;
 	}
 	KT_ASSERT_EQ(n, sizeof(data));
 	KT_ASSERT(!memcmp(buf, data, n));
-	ktls_close(&srv.s);
-	KT_ASSERT_EQ(ktls_recv(&cl.s, buf, sizeof(buf)), 0);
-	ktls_close(&cl.s);
+	ktls_close(srv.s);
+	KT_ASSERT_EQ(ktls_recv(cl.s, buf, sizeof(buf)), 0);
+	ktls_close(cl.s);
+	ktls_session_free(srv.s);
+	ktls_session_free(cl.s);
 }
 
 /* ---- 1,000 non-blocking handshakes from one epoll thread ---- */
@@ -280,7 +288,7 @@ static void *nb_client_main(void *arg)
 }
 
 struct nb_conn {
-	struct ktls_session s;
+	struct ktls_session *s;
 	int fd;
 };
 
@@ -301,22 +309,24 @@ static void nb_watch(int ep, struct nb_conn *c, int step, int op)
  */
 static int nb_step(int ep, struct nb_conn *c, int watched)
 {
-	int r = ktls_handshake_step(&c->s);
+	int r = ktls_handshake_step(c->s);
 
 	if (r > 0) {
 		nb_watch(ep, c, r, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
 		return 0;
 	}
 	if (r == KTLS_STEP_ERROR)
-		KT_FAIL("handshake: %s (%s)", c->s.err,
-			ktls_error_name(c->s.code));
-	KT_ASSERT(c->s.tx_on && c->s.rx_on && !c->s.fallback);
+		KT_FAIL("handshake: %s (%s)", ktls_errmsg(c->s),
+			ktls_error_name(ktls_error(c->s)));
+	KT_ASSERT(ktls_session_kernel(c->s, 1));
+	KT_ASSERT(ktls_session_kernel(c->s, 0) && !ktls_fallback_reason(c->s));
 	if (watched)
 		KT_ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL));
 	/* A fresh socket buffer: one small send fits. */
-	KT_ASSERT_EQ(ktls_send(&c->s, nb_msg, sizeof(nb_msg)),
+	KT_ASSERT_EQ(ktls_send(c->s, nb_msg, sizeof(nb_msg)),
 		     (ssize_t)sizeof(nb_msg));
-	ktls_close(&c->s);
+	ktls_close(c->s);
+	ktls_session_free(c->s);
 	free(c);
 	return 1;
 }
@@ -379,8 +389,10 @@ static void nonblocking_1000(void)
 				c = calloc(1, sizeof(*c));
 				KT_ASSERT(c);
 				c->fd = fd;
-				if (ktls_handshake_start(&c->s, ctx, fd, 1, &o))
-					KT_FAIL("start: %s", c->s.err);
+				c->s = ktls_session_new();
+				KT_ASSERT(c->s);
+				if (ktls_handshake_start(c->s, ctx, fd, 1, &o))
+					KT_FAIL("start: %s", ktls_errmsg(c->s));
 				if (nb_step(ep, c, 0)) {
 					done++;
 					continue;
@@ -414,79 +426,79 @@ static void job_nop(struct peer *p)
 
 static void expect_code(const struct ktls_session *s, int code)
 {
-	kt_diag("%s: %s", ktls_error_name(ktls_error(s)), s->err);
+	kt_diag("%s: %s", ktls_error_name(ktls_error(s)), ktls_errmsg(s));
 	if (ktls_error(s) != code)
 		KT_FAIL("error code %d (%s), want %d (%s): %s", ktls_error(s),
 			ktls_error_name(ktls_error(s)), code,
-			ktls_error_name(code), s->err);
-	KT_ASSERT(s->err[0]);
+			ktls_error_name(code), ktls_errmsg(s));
+	KT_ASSERT(ktls_errmsg(s)[0]);
 }
 
 static void err_no_ulp(void)
 {
 	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_NO_ULP);
-	KT_ASSERT(!s.fallback && !s.ssl);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_NO_ULP);
+	KT_ASSERT(!ktls_fallback_reason(s) && !ktls_session_ssl(s));
 	peer_join(&p);
 }
 
 static void err_ulp_taken(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	KT_ASSERT_OK(kt_attach(c));
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_ULP_TAKEN);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_ULP_TAKEN);
 	peer_join(&p);
 }
 
 static void err_handshake(void)
 {
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	kt_write_all(c, "GET / HTTP/1.0\r\n\r\n", 18);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(1), sv, 1, NULL), -1);
-	expect_code(&s, KTLS_E_HANDSHAKE);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(1), sv, 1, NULL), -1);
+	expect_code(s, KTLS_E_HANDSHAKE);
 }
 
 /* The peer server offers only a suite we do not: it alerts. */
 static void err_peer_alert(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { .suites = "TLS_AES_128_CCM_8_SHA256" };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_PEER_ALERT);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_PEER_ALERT);
 	pthread_join(p.thr, NULL);
 }
 
 static void err_timeout(void)
 {
 	struct ktls_opts o = { .timeout_ms = 300 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_TIMEOUT);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_TIMEOUT);
 	close(sv);
 }
 
@@ -503,15 +515,15 @@ static void *close_after_hello(void *arg)
 static void err_peer_closed(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	pthread_t thr;
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	KT_ASSERT_EQ(pthread_create(&thr, NULL, close_after_hello, &sv), 0);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
 	pthread_join(thr, NULL);
-	expect_code(&s, KTLS_E_PEER_CLOSED);
+	expect_code(s, KTLS_E_PEER_CLOSED);
 }
 
 /* After the handover: I/O, peer alert, protocol, invalid use. */
@@ -523,47 +535,49 @@ static void err_after_handover(void)
 	char buf[64];
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, creq, sizeof(creq), 0), 8);
-	KT_ASSERT_EQ(ktls_recv(&cl.s, buf, sizeof(buf)), -1);
-	expect_code(&cl.s, KTLS_E_PROTOCOL);
+	KT_ASSERT_EQ(kt_send_type(ktls_session_fd(srv.s), 22, creq,
+				  sizeof(creq), 0), 8);
+	KT_ASSERT_EQ(ktls_recv(cl.s, buf, sizeof(buf)), -1);
+	expect_code(cl.s, KTLS_E_PROTOCOL);
 	/* A fatal alert. */
-	KT_ASSERT_OK(ktls_send_alert(&cl.s, 2, 10));
-	KT_ASSERT_EQ(ktls_recv(&srv.s, buf, sizeof(buf)), -1);
-	expect_code(&srv.s, KTLS_E_PEER_ALERT);
+	KT_ASSERT_OK(ktls_send_alert(cl.s, 2, 10));
+	KT_ASSERT_EQ(ktls_recv(srv.s, buf, sizeof(buf)), -1);
+	expect_code(srv.s, KTLS_E_PEER_ALERT);
 	/* The peer is gone: send fails with EPIPE. */
-	close(cl.s.fd);
-	cl.s.fd = -1;
+	close(ktls_session_fd(cl.s));
 	{
 		static char big[1 << 16];
 		int i;
 		ssize_t r = 0;
 
 		for (i = 0; i < 200 && r >= 0; i++)
-			r = ktls_send(&srv.s, big, sizeof(big));
+			r = ktls_send(srv.s, big, sizeof(big));
 		KT_ASSERT_EQ(r, -1);
 	}
-	expect_code(&srv.s, KTLS_E_IO);
+	expect_code(srv.s, KTLS_E_IO);
 	/* No handshake in progress. */
-	KT_ASSERT_EQ(ktls_handshake_step(&srv.s), KTLS_STEP_ERROR);
-	expect_code(&srv.s, KTLS_E_INVALID);
-	ktls_close(&srv.s);
-	ktls_close(&cl.s);
+	KT_ASSERT_EQ(ktls_handshake_step(srv.s), KTLS_STEP_ERROR);
+	expect_code(srv.s, KTLS_E_INVALID);
+	ktls_close(srv.s);
+	/* Its fd is closed already: free without ktls_close(). */
+	ktls_session_free(cl.s);
+	ktls_session_free(srv.s);
 }
 
 static void err_key_update_needs_tls13(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 0, job_nop);
-	KT_ASSERT_OK(ktls_handshake(&s, our_ctx(0), c, 0, &o));
+	KT_ASSERT_OK(ktls_handshake(s, our_ctx(0), c, 0, &o));
 	peer_join(&p);
-	KT_ASSERT_EQ(ktls_key_update(&s, 0), -1);
-	expect_code(&s, KTLS_E_INVALID);
-	ktls_close(&s);
+	KT_ASSERT_EQ(ktls_key_update(s, 0), -1);
+	expect_code(s, KTLS_E_INVALID);
+	ktls_close(s);
 }
 
 /* ktls_probe: works; no such ULP; a cipher Debian's kernels lack (SM4). */
@@ -625,7 +639,7 @@ static void fallback_without_ulp(void)
 			       .flags = KTLS_F_FALLBACK };
 	unsigned char *want = malloc(FB_BIG), *got = malloc(FB_BIG);
 	char path[] = "/tmp/ktls-fallback-XXXXXX";
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	size_t have = 0;
 	off_t off = 0;
@@ -633,35 +647,37 @@ static void fallback_without_ulp(void)
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_fallback);
-	if (ktls_handshake(&s, our_ctx(0), c, 0, &o))
-		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s", s.err);
-	KT_ASSERT(s.fallback && s.ssl && !s.tx_on && !s.rx_on);
-	KT_ASSERT(ktls_fallback_reason(&s));
-	kt_diag("fallback reason: %s", ktls_fallback_reason(&s));
-	KT_ASSERT(strstr(ktls_fallback_reason(&s), "not registered"));
-	KT_ASSERT_EQ(ktls_error(&s), KTLS_E_NO_ULP);
+	if (ktls_handshake(s, our_ctx(0), c, 0, &o))
+		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s",
+			ktls_errmsg(s));
+	KT_ASSERT(ktls_session_ssl(s) && !ktls_session_kernel(s, 1) &&
+		  !ktls_session_kernel(s, 0));
+	KT_ASSERT(ktls_fallback_reason(s));
+	kt_diag("fallback reason: %s", ktls_fallback_reason(s));
+	KT_ASSERT(strstr(ktls_fallback_reason(s), "not registered"));
+	KT_ASSERT_EQ(ktls_error(s), KTLS_E_NO_ULP);
 	kt_fill_pattern(want, FB_BIG, 5);
 	while (have < FB_BIG) {
-		ssize_t n = ktls_recv(&s, got + have, FB_BIG - have);
+		ssize_t n = ktls_recv(s, got + have, FB_BIG - have);
 
 		if (n <= 0)
-			KT_FAIL("ktls_recv (fallback): %s", s.err);
+			KT_FAIL("ktls_recv (fallback): %s", ktls_errmsg(s));
 		have += (size_t)n;
 	}
 	KT_ASSERT(!memcmp(got, want, FB_BIG));
-	KT_ASSERT_EQ(ktls_send(&s, got, FB_BIG), FB_BIG);
+	KT_ASSERT_EQ(ktls_send(s, got, FB_BIG), FB_BIG);
 	fd = mkstemp(path);
 	KT_ASSERT(fd >= 0);
 	unlink(path);
 	kt_write_all(fd, want, FB_BIG);
-	KT_ASSERT_EQ(ktls_sendfile(&s, fd, &off, FB_BIG), FB_BIG);
+	KT_ASSERT_EQ(ktls_sendfile(s, fd, &off, FB_BIG), FB_BIG);
 	KT_ASSERT_EQ(off, FB_BIG);
 	close(fd);
 	peer_join(&p);
 	KT_ASSERT_EQ(p.len, 2 * FB_BIG);
 	KT_ASSERT(!memcmp(p.buf, want, FB_BIG));
 	KT_ASSERT(!memcmp(p.buf + FB_BIG, want, FB_BIG));
-	ktls_close(&s);
+	ktls_close(s);
 	free(p.buf);
 	free(want);
 	free(got);
@@ -692,7 +708,7 @@ static void *ku_sender(void *arg)
 
 		if (n <= 0) {
 			snprintf(d->err, sizeof(d->err), "send at %zu: %s",
-				 off, d->s->err);
+				 off, ktls_errmsg(d->s));
 			break;
 		}
 		off += (size_t)n;
@@ -701,7 +717,7 @@ static void *ku_sender(void *arg)
 			if (ktls_key_update(d->s, 1)) {
 				snprintf(d->err, sizeof(d->err),
 					 "key update at %zu: %s", off,
-					 d->s->err);
+					 ktls_errmsg(d->s));
 				break;
 			}
 			d->updates++;
@@ -723,7 +739,7 @@ static void *ku_receiver(void *arg)
 
 		if (n <= 0) {
 			snprintf(d->err, sizeof(d->err), "recv at %zu: %zd %s",
-				 have, n, d->s->err);
+				 have, n, ktls_errmsg(d->s));
 			break;
 		}
 		have += (size_t)n;
@@ -748,11 +764,11 @@ static void keyupdate_two_threads_both_ways(void)
 	int i;
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(srv.s.version, TLS_1_3_VERSION);
-	d[0].s = &cl.s;
-	d[1].s = &srv.s;
-	d[2].s = &srv.s;
-	d[3].s = &cl.s;
+	KT_ASSERT_EQ(ktls_session_version(srv.s), TLS_1_3_VERSION);
+	d[0].s = cl.s;
+	d[1].s = srv.s;
+	d[2].s = srv.s;
+	d[3].s = cl.s;
 	for (i = 0; i < 4; i++)
 		KT_ASSERT_EQ(pthread_create(&thr[i], NULL, fn[i], &d[i]), 0);
 	for (i = 0; i < 4; i++)
@@ -763,43 +779,39 @@ static void keyupdate_two_threads_both_ways(void)
 	kt_diag("%d + %d KeyUpdates asked for, each answered by the other end's reader",
 		d[0].updates, d[2].updates);
 	KT_ASSERT(d[0].updates >= 8 && d[2].updates >= 8);
-	ktls_close(&srv.s);
-	ktls_close(&cl.s);
+	ktls_close(srv.s);
+	ktls_close(cl.s);
 }
 
 /* ---- secrets ---- */
 
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n--)
-		if (*b++)
-			return 0;
-	return 1;
-}
-
 static void run_secrets(int tls13)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
+	unsigned char buf[64];
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, tls13, job_nop);
-	KT_ASSERT_OK(ktls_handshake(&s, our_ctx(0), c, 0, &o));
+	KT_ASSERT_OK(ktls_handshake(s, our_ctx(0), c, 0, &o));
 	peer_join(&p);
-	KT_ASSERT(s.tx_on && s.rx_on);
-	/* The kernel has the keys. */
-	KT_ASSERT(all_zero(&s.tx, sizeof(s.tx)));
-	KT_ASSERT(all_zero(&s.rx, sizeof(s.rx)));
+	KT_ASSERT(ktls_session_kernel(s, 1) && ktls_session_kernel(s, 0));
+	/* The kernel has the keys: the session gives none out ... */
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, 1, buf, sizeof(buf)),
+			ENOENT);
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, 0, buf, sizeof(buf)),
+			ENOENT);
+	/* ... and holds none (libktls_peek.c looks at its memory). */
+	KT_ASSERT(kt_peek_keys_zero(s));
 	/* TLS 1.3 keeps the traffic secrets for KeyUpdate, 1.2 nothing. */
-	KT_ASSERT_EQ(all_zero(s.secret_c, sizeof(s.secret_c)), !tls13);
-	KT_ASSERT_EQ(all_zero(s.secret_s, sizeof(s.secret_s)), !tls13);
-	ktls_close(&s);
-	KT_ASSERT(all_zero(s.secret_c, sizeof(s.secret_c)));
-	KT_ASSERT(all_zero(s.secret_s, sizeof(s.secret_s)));
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 1), !tls13);
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 0), !tls13);
+	ktls_close(s);
+	KT_ASSERT(kt_peek_secret_zero(s, 1));
+	KT_ASSERT(kt_peek_secret_zero(s, 0));
+	ktls_session_free(s);
 }
 
 static void secrets_tls12_wiped_after_install(void)
