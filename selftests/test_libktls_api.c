@@ -4,7 +4,11 @@
  *  tickets_*:        post-handshake tickets in one record and across records;
  *  nonblocking_1000: 1,000 concurrent ktls_handshake_step() handshakes from
  *                    one epoll thread against a farm of OpenSSL clients;
- *  err_*:            every reachable enum ktls_error, with its message;
+ *  err_*:            every enum ktls_error, reached the way a program meets
+ *                    it, with its message (KTLS_E_NOMEM: OpenSSL's
+ *                    allocator fails; KTLS_E_LOCKDOWN: a lockdown file in a
+ *                    mount namespace; KTLS_E_KEY_UPDATE: in-tree tls.ko,
+ *                    which has no TLS 1.3 rekey on 6.1/6.12);
  *  fallback_*:       no ULP: the session carries on in userspace OpenSSL;
  *  keyupdate_*:      one sender and one receiver thread per end, both ways
  *                    busy, KeyUpdates answered by the receiving thread;
@@ -20,13 +24,20 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include <ktls.h>
 #include "harness.h"
+#include "lib_tlsrec.h"
 #include "libktls_peek.h"
 #include "util.h"
 
@@ -824,6 +835,334 @@ static void secrets_tls13_kept_for_key_update_only(void)
 	run_secrets(1);
 }
 
+/* ---- KTLS_E_PENDING: a record that carries more than Finished ---- */
+
+/*
+ * TLS 1.2 server keys from the peer's master secret (RFC 5246 6.3, AES-
+ * 128-GCM: two 16-byte keys, then two 4-byte implicit IVs).
+ */
+static void server_write_keys(SSL *ssl, struct tr_keys *k)
+{
+	unsigned char ms[48], seed[13 + 64], block[40];
+	union kt_crypto_info ci = { 0 };
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[4];
+	size_t mslen;
+
+	KT_ASSERT(kctx);
+	mslen = SSL_SESSION_get_master_key(SSL_get_session(ssl), ms,
+					   sizeof(ms));
+	KT_ASSERT_EQ(mslen, 48);
+	memcpy(seed, "key expansion", 13);
+	KT_ASSERT_EQ(SSL_get_server_random(ssl, seed + 13, 32), 32);
+	KT_ASSERT_EQ(SSL_get_client_random(ssl, seed + 45, 32), 32);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						     (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET,
+						      ms, mslen);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED,
+						      seed, sizeof(seed));
+	params[3] = OSSL_PARAM_construct_end();
+	KT_ASSERT_EQ(EVP_KDF_derive(kctx, block, sizeof(block), params), 1);
+	ci.gcm128.info.version = TLS_1_2_VERSION;
+	ci.gcm128.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+	memcpy(ci.gcm128.key, block + 16, 16);
+	memcpy(ci.gcm128.salt, block + 36, 4);
+	tr_keys_from_info(k, &ci);
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+}
+
+struct pending_peer {
+	int fd;
+	SSL_CTX *ctx;
+	pthread_t thr;
+	int rewritten;
+	char err[256];
+};
+
+/*
+ * Write the server's records to the socket; the encrypted one after its
+ * ChangeCipherSpec (Finished) goes out re-sealed with a HelloRequest
+ * behind Finished in the same record.
+ */
+static int pending_flush(struct pending_peer *pp, SSL *ssl, BIO *wbio,
+			 unsigned char *out, size_t *have, int *seen_ccs)
+{
+	static unsigned char pt[TR_MAX_PT + 256], rec[TR_MAX_REC];
+	static const unsigned char hello_request[4] = { 0, 0, 0, 0 };
+	int n;
+
+	while ((n = BIO_read(wbio, out + *have, 65536 - (int)*have)) > 0)
+		*have += (size_t)n;
+	while (*have >= 5) {
+		size_t len = 5 + ((size_t)out[3] << 8 | out[4]);
+		const unsigned char *w = out;
+		size_t wlen = len;
+
+		if (*have < len)
+			break;
+		if (out[0] == 20) {
+			*seen_ccs = 1;
+		} else if (out[0] == 22 && *seen_ccs && !pp->rewritten) {
+			struct tr_keys k;
+			uint8_t type;
+			size_t ptlen;
+
+			server_write_keys(ssl, &k);
+			if (tr_open(&k, out, len, &type, pt, &ptlen) !=
+			    (ssize_t)len || type != 22 || pt[0] != 20) {
+				snprintf(pp->err, sizeof(pp->err),
+					 "peer: cannot open its Finished: %s",
+					 tr_error());
+				return -1;
+			}
+			memcpy(pt + ptlen, hello_request, 4);
+			k.seq = 0;
+			wlen = tr_seal(&k, 22, pt, ptlen + 4, rec);
+			w = rec;
+			pp->rewritten = 1;
+		}
+		kt_write_all(pp->fd, w, wlen);
+		memmove(out, out + len, *have - len);
+		*have -= len;
+	}
+	return 0;
+}
+
+static void *pending_peer_main(void *arg)
+{
+	struct pending_peer *pp = arg;
+	static unsigned char out[65536];
+	BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+	SSL *ssl = SSL_new(pp->ctx);
+	size_t have = 0;
+	int seen_ccs = 0, rc;
+	char buf[4096];
+
+	SSL_set_bio(ssl, rbio, wbio);
+	SSL_set_accept_state(ssl);
+	for (;;) {
+		ssize_t n;
+
+		ERR_clear_error();
+		rc = SSL_do_handshake(ssl);
+		if (pending_flush(pp, ssl, wbio, out, &have, &seen_ccs))
+			break;
+		if (rc == 1)
+			break;
+		if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ) {
+			snprintf(pp->err, sizeof(pp->err), "peer handshake: %s",
+				 ERR_reason_error_string(ERR_get_error()));
+			break;
+		}
+		n = read(pp->fd, buf, sizeof(buf));
+		if (n <= 0) {
+			snprintf(pp->err, sizeof(pp->err),
+				 "peer: read %zd before its Finished", n);
+			break;
+		}
+		BIO_write(rbio, buf, (int)n);
+	}
+	SSL_free(ssl);
+	return NULL;
+}
+
+/*
+ * The peer server puts a HelloRequest behind its Finished, in the same
+ * record: OpenSSL completes the handshake with 4 bytes still in its
+ * record buffer, which the kernel would never see, so the handover is
+ * refused with KTLS_E_PENDING and nothing goes to the kernel.
+ */
+static void err_pending(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	struct pending_peer pp = { 0 };
+	struct timeval tv = { 60, 0 };
+	int c, sv;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	setsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pp.fd = sv;
+	pp.ctx = peer_ctx(1, 0, NULL);
+	KT_ASSERT(SSL_CTX_set_cipher_list(pp.ctx,
+					  "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	KT_ASSERT_EQ(pthread_create(&pp.thr, NULL, pending_peer_main, &pp),
+		     0);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	pthread_join(pp.thr, NULL);
+	if (pp.err[0])
+		KT_FAIL("%s", pp.err);
+	KT_ASSERT(pp.rewritten);
+	expect_code(s, KTLS_E_PENDING);
+	/* What is held: no application data, a record's unprocessed rest. */
+	if (strstr(ktls_errmsg(s), " 0 ") ||
+	    !strstr(ktls_errmsg(s), "unprocessed"))
+		KT_FAIL("the message does not say what OpenSSL holds: %s",
+			ktls_errmsg(s));
+	KT_ASSERT(!ktls_session_kernel(s, 1) && !ktls_session_kernel(s, 0));
+	/* No ULP went on the socket. */
+	{
+		char ulp[16] = "";
+		socklen_t len = sizeof(ulp);
+
+		KT_ASSERT_OK(getsockopt(c, SOL_TCP, TCP_ULP, ulp, &len));
+		KT_ASSERT_EQ(ulp[0], 0);
+	}
+	ktls_session_free(s);
+	close(c);
+	close(sv);
+}
+
+/* ---- KTLS_E_NOMEM: OpenSSL's allocator fails ---- */
+
+static int nomem_armed, nomem_hooked;
+
+static void *nomem_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (__atomic_load_n(&nomem_armed, __ATOMIC_SEQ_CST))
+		return NULL;
+	return malloc(n);
+}
+
+static void *nomem_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (__atomic_load_n(&nomem_armed, __ATOMIC_SEQ_CST))
+		return NULL;
+	return realloc(p, n);
+}
+
+static void nomem_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+/*
+ * Every OpenSSL allocation fails while armed: the handshake cannot start
+ * (SSL_new) and says KTLS_E_NOMEM; disarmed, the same context and a new
+ * session work.
+ */
+static void err_nomem(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	SSL_CTX *ctx = our_ctx(0);
+	struct peer p = { 0 };
+	int c, sv;
+
+	if (!nomem_hooked)
+		KT_FAIL("CRYPTO_set_mem_functions was refused in main()");
+	KT_ASSERT(s);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	__atomic_store_n(&nomem_armed, 1, __ATOMIC_SEQ_CST);
+	KT_ASSERT_EQ(ktls_handshake_start(s, ctx, c, 0, &o), -1);
+	__atomic_store_n(&nomem_armed, 0, __ATOMIC_SEQ_CST);
+	expect_code(s, KTLS_E_NOMEM);
+	KT_ASSERT_EQ(ktls_handshake_step(s), KTLS_STEP_ERROR);
+	expect_code(s, KTLS_E_INVALID);
+	ktls_session_free(s);
+	/* Nothing was left half set up. */
+	s = ktls_session_new();
+	peer_start(&p, sv, 1, 1, job_nop);
+	if (ktls_handshake(s, ctx, c, 0, &o))
+		KT_FAIL("after the allocator came back: %s", ktls_errmsg(s));
+	peer_join(&p);
+	KT_ASSERT(ktls_session_kernel(s, 1) && ktls_session_kernel(s, 0));
+	ktls_close(s);
+	ktls_session_free(s);
+	SSL_CTX_free(ctx);
+}
+
+/* ---- KTLS_E_LOCKDOWN: ktls_probe under kernel lockdown ---- */
+
+/*
+ * In a mount namespace of this case's own, a tmpfs over securityfs holds
+ * a lockdown file as the kernel writes it.  With "confidentiality"
+ * selected and no such ULP, ktls_probe says lockdown; with "[none]" it
+ * says the ULP is missing; a ULP that works is fine either way.
+ */
+static void probe_lockdown(const char *line, const char *ulp, int want)
+{
+	char msg[KTLS_ERR_LEN];
+	FILE *f = fopen("/sys/kernel/security/lockdown", "w");
+	int rc;
+
+	KT_ASSERT(f);
+	KT_ASSERT(fputs(line, f) >= 0);
+	KT_ASSERT_OK(fclose(f));
+	rc = ktls_probe(ulp, 0, 0, msg, sizeof(msg));
+	kt_diag("lockdown \"%.*s\", ulp %s: %s: %s", (int)strcspn(line, "\n"),
+		line, ulp ? ulp : "(default)", ktls_error_name(rc), msg);
+	KT_ASSERT_EQ(rc, want);
+	if (want == KTLS_E_LOCKDOWN)
+		KT_ASSERT(strstr(msg, "\"confidentiality\"") &&
+			  strstr(msg, "not registered") && strstr(msg, "MOK"));
+}
+
+static void err_lockdown(void)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/security", &st))
+		KT_FAIL("no /sys/kernel/security (CONFIG_SECURITYFS) to mount over: %s",
+			strerror(errno));
+	KT_ASSERT_OK(unshare(CLONE_NEWNS));
+	KT_ASSERT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	KT_ASSERT_OK(mount("ktls-test", "/sys/kernel/security", "tmpfs", 0,
+			   "size=64k"));
+	probe_lockdown("none integrity [confidentiality]\n", "ktls-none",
+		       KTLS_E_LOCKDOWN);
+	probe_lockdown("[none] integrity confidentiality\n", "ktls-none",
+		       KTLS_E_NO_ULP);
+	probe_lockdown("none [integrity] confidentiality\n", NULL, KTLS_OK);
+}
+
+/* ---- KTLS_E_KEY_UPDATE: a kernel without TLS 1.3 rekey ---- */
+
+/*
+ * Debian's in-tree tls.ko (6.1, 6.12) takes TLS 1.3 keys once and
+ * refuses a second TLS_TX/TLS_RX with EBUSY.  Our KeyUpdate goes out,
+ * the new TX key does not: KTLS_E_KEY_UPDATE; the peer's ktls_recv()
+ * reads that KeyUpdate, its new RX key does not go in either.  ktls is
+ * loaded again at the end (the case runs last).
+ */
+static void err_key_update_refused_by_kernel(void)
+{
+	struct lib_end srv = { .o.ulp = "tls" }, cl = { .o.ulp = "tls" };
+	char buf[64];
+	int rc;
+
+	if (kt_module_loaded("ktls"))
+		KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
+	rc = kt_intree_load();
+	if (rc) {
+		kt_need_ktls();
+		KT_SKIP("in-tree tls.ko does not load: %s", strerror(-rc));
+	}
+	lib_pair(&srv, &cl);
+	KT_ASSERT_EQ(ktls_session_version(cl.s), TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_key_update(cl.s, 0), -1);
+	expect_code(cl.s, KTLS_E_KEY_UPDATE);
+	KT_ASSERT(strstr(ktls_errmsg(cl.s), "TLS_TX"));
+	KT_ASSERT_EQ(ktls_recv(srv.s, buf, sizeof(buf)), -1);
+	expect_code(srv.s, KTLS_E_KEY_UPDATE);
+	KT_ASSERT(strstr(ktls_errmsg(srv.s), "TLS_RX"));
+	ktls_close(srv.s);
+	ktls_close(cl.s);
+	ktls_session_free(srv.s);
+	ktls_session_free(cl.s);
+	KT_ASSERT_EQ(kt_module_unload("tls"), 0);
+	kt_need_ktls();
+}
+
 int main(void)
 {
 	static const struct kt_case cases[] = {
@@ -842,9 +1181,27 @@ int main(void)
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
 		KT_CASE(secrets_tls12_wiped_after_install),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),
+		KT_CASE(err_pending),
+		KT_CASE(err_nomem),
+		KT_CASE(err_lockdown),
+		/* Last: it swaps ktls for in-tree tls.ko and back. */
+		KT_CASE(err_key_update_refused_by_kernel),
+	};
+	/* Cases that need no kernel module (KTLS_LIBKTLS_HOST=1). */
+	static const struct kt_case host_cases[] = {
+		KT_CASE(err_handshake),
+		KT_CASE(err_timeout),
+		KT_CASE(err_peer_closed),
+		KT_CASE(err_pending),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Before OpenSSL allocates anything, or it refuses. */
+	nomem_hooked = CRYPTO_set_mem_functions(nomem_malloc, nomem_realloc,
+						nomem_free);
+	if (getenv("KTLS_LIBKTLS_HOST"))
+		return kt_run("libktls-api-host", host_cases,
+			      sizeof(host_cases) / sizeof(host_cases[0]));
 	kt_need_ktls();
 	return kt_run("libktls-api", cases, sizeof(cases) / sizeof(cases[0]));
 }
