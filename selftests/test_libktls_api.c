@@ -501,6 +501,31 @@ static void err_peer_alert(void)
 	pthread_join(p.thr, NULL);
 }
 
+/*
+ * A program's own SSL_CTX negotiates a suite the kernel cannot carry
+ * (AES-128-CCM-8): the handshake completes, the handover does not.
+ */
+static void err_cipher_from_handshake(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	struct peer p = { .suites = "TLS_AES_128_CCM_8_SHA256" };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int c, sv;
+
+	KT_ASSERT(s && ctx);
+	KT_ASSERT(SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_CCM_8_SHA256"));
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, sv, 1, 1, job_nop);
+	KT_ASSERT_EQ(ktls_handshake(s, ctx, c, 0, &o), -1);
+	peer_join(&p);
+	expect_code(s, KTLS_E_CIPHER);
+	KT_ASSERT(strstr(ktls_errmsg(s), "TLS_AES_128_CCM_8_SHA256"));
+	KT_ASSERT(!ktls_session_kernel(s, 1) && !ktls_session_kernel(s, 0));
+	ktls_session_free(s);
+	SSL_CTX_free(ctx);
+}
+
 static void err_timeout(void)
 {
 	struct ktls_opts o = { .timeout_ms = 300 };
@@ -1172,6 +1197,7 @@ int main(void)
 		KT_CASE(err_ulp_taken),
 		KT_CASE(err_handshake),
 		KT_CASE(err_peer_alert),
+		KT_CASE(err_cipher_from_handshake),
 		KT_CASE(err_timeout),
 		KT_CASE(err_peer_closed),
 		KT_CASE(err_after_handover),
@@ -1190,6 +1216,7 @@ int main(void)
 	/* Cases that need no kernel module (KTLS_LIBKTLS_HOST=1). */
 	static const struct kt_case host_cases[] = {
 		KT_CASE(err_handshake),
+		KT_CASE(err_cipher_from_handshake),
 		KT_CASE(err_timeout),
 		KT_CASE(err_peer_closed),
 		KT_CASE(err_pending),
