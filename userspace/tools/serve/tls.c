@@ -240,7 +240,8 @@ int tls_close_notify(struct conn *c)
 	int rc;
 
 	if (c->kernel) {
-		if (!ktls_session_kernel(c->s, 1) || !ktls_send_alert(c->s, 1, 0))
+		if (!ktls_session_kernel(c->s, 1) ||
+		    !ktls_send_alert(c->s, 1, 0))
 			return 0;
 		return errno == EAGAIN ? 1 : -1;
 	}
