@@ -174,8 +174,11 @@ static struct ktls_session *our_handshake(int fd, int server,
 static void lib_keys(const struct ktls_session *s, int tx, struct tr_keys *k)
 {
 	union kt_crypto_info ci;
+	ssize_t n = ktls_session_crypto_info(s, tx, &ci, sizeof(ci));
 
-	KT_ASSERT(ktls_session_crypto_info(s, tx, &ci, sizeof(ci)) > 0);
+	KT_ASSERT(n > 0);
+	KT_ASSERT_EQ(n, kt_cipher(ci.info.cipher_type)->info_size);
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, tx, &ci, n - 1), ERANGE);
 	tr_keys_from_info(k, &ci);
 }
 
