@@ -7,13 +7,20 @@
  * control records (alerts, NewSessionTicket, KeyUpdate) and ktls_close()
  * sends close_notify.
  *
- * Every call that can fail returns -1 and leaves a readable message in
- * session->err (which step failed and why, with OpenSSL's reason).
+ * Every call that can fail returns -1; ktls_error() gives the enum
+ * ktls_error and ktls_errmsg() a readable message (which step failed and
+ * why, with OpenSSL's reason).
+ *
+ *	struct ktls_session *s = ktls_session_new();
+ *	if (ktls_handshake(s, ctx, fd, 0, &opts))
+ *		fprintf(stderr, "%s\n", ktls_errmsg(s));
+ *	...
+ *	ktls_close(s);		close_notify, close(fd)
+ *	ktls_session_free(s);
  */
 #ifndef KTLS_LIB_H
 #define KTLS_LIB_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,19 +34,9 @@ extern "C" {
 
 #define KTLS_ERR_LEN	320
 
-/* One direction's keys in the UAPI layout (tls12_crypto_info_*). */
-union ktls_crypto_info {
-	struct tls_crypto_info info;
-	struct tls12_crypto_info_aes_gcm_128 gcm128;
-	struct tls12_crypto_info_aes_gcm_256 gcm256;
-	struct tls12_crypto_info_aes_ccm_128 ccm128;
-	struct tls12_crypto_info_chacha20_poly1305 chacha;
-	unsigned char raw[64];
-};
-
 /* The library's API version; the shared library is libktls.so.MAJOR. */
 #define KTLS_VERSION_MAJOR	0
-#define KTLS_VERSION_MINOR	1
+#define KTLS_VERSION_MINOR	2
 
 #define KTLS_NO_TICKETS		(-1)
 
@@ -47,7 +44,7 @@ union ktls_crypto_info {
 #define KTLS_F_NO_TX		0x1	/* derive but do not install TX */
 #define KTLS_F_NO_RX		0x2	/* derive but do not install RX */
 #define KTLS_F_NO_INSTALL	(KTLS_F_NO_TX | KTLS_F_NO_RX)
-#define KTLS_F_KEEP_SSL		0x4	/* keep session->ssl after the handshake */
+#define KTLS_F_KEEP_SSL		0x4	/* keep the SSL: ktls_session_ssl */
 /*
  * With this flag an install failure that leaves the socket usable (no
  * ULP, ULP held elsewhere, keys refused before any went in) is not an
@@ -61,7 +58,7 @@ union ktls_crypto_info {
 /* TLS 1.3: let the kernel handle KeyUpdate if it can (ktls_kernel_rekey) */
 #define KTLS_F_KERNEL_REKEY	0x10
 
-/* What went wrong, for programs; s->err has the readable message. */
+/* What went wrong, for programs; ktls_errmsg() has the readable message. */
 enum ktls_error {
 	KTLS_OK = 0,
 	KTLS_E_NO_ULP,		/* no TCP ULP of that name (module not loaded) */
@@ -106,41 +103,12 @@ struct ktls_opts {
 	const char *server_name;
 };
 
-struct ktls_hs_state;
-
-struct ktls_session {
-	int fd;
-	int server;
-	uint16_t version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
-	uint16_t cipher;		/* TLS_CIPHER_* */
-	const char *suite;		/* OpenSSL's suite name */
-	size_t info_len;		/* bytes of tx/rx that setsockopt takes */
-	union ktls_crypto_info tx, rx;
-	int tx_on, rx_on;		/* installed in the kernel */
-	int peer_closed;		/* close_notify seen */
-	uint16_t max_payload;		/* negotiated max_fragment_length; 0 */
-	SSL *ssl;			/* only with KTLS_F_KEEP_SSL */
-	/* Post-handshake messages may span records or the caller's buffer. */
-	unsigned char *hs;
-	size_t hs_len, hs_cap;
-	const struct ktls_opts *opts;
-	/* TLS 1.3 application traffic secrets, from the keylog callback. */
-	unsigned char secret_c[64], secret_s[64];
-	size_t secret_len;
-	int code;			/* enum ktls_error of the last failure */
-	/*
-	 * Records OpenSSL sent/received under the application traffic keys
-	 * before the handover (its msg callback counts them): the kernel's
-	 * first rec_seq in each direction.
-	 */
-	uint64_t rec_tx, rec_rx;
-	int fallback;			/* userspace TLS: ssl carries the data */
-	char fallback_reason[KTLS_ERR_LEN];
-	struct ktls_hs_state *hstate;	/* a handshake in progress */
-	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
-	pthread_mutex_t tx_lock;
-	char err[KTLS_ERR_LEN];
-};
+/*
+ * A connection's TLS state.  Opaque: get one from ktls_session_new(), read
+ * it through the ktls_session_*() accessors, release it with
+ * ktls_session_free().
+ */
+struct ktls_session;
 
 /*
  * An SSL_CTX set up for libktls: TLS 1.2..1.3, the AEAD suites the kernel
@@ -156,7 +124,8 @@ int ktls_ctx_prepare(SSL_CTX *ctx, char *err, size_t errlen);
 
 /*
  * Handshake on a connected blocking TCP fd, derive the keys, install TX and
- * RX (unless opts->flags say not to).  opts may be NULL.  0 or -1 (s->err).
+ * RX (unless opts->flags say not to).  opts may be NULL.  0 or -1
+ * (ktls_errmsg).
  */
 int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
 		   const struct ktls_opts *opts);
@@ -170,11 +139,12 @@ int ktls_handshake(struct ktls_session *s, SSL_CTX *ctx, int fd, int server,
  *		ktls_handshake_timeout(s) ms, then step again;
  *	r == KTLS_STEP_DONE: keys installed (or the session fell back to
  *	userspace TLS: ktls_fallback_reason());
- *	r == KTLS_STEP_ERROR: ktls_error(s) and s->err say why; the session
- *	holds nothing any more (the fd stays open: it is the caller's).
+ *	r == KTLS_STEP_ERROR: ktls_error(s) and ktls_errmsg(s) say why; the
+ *	session holds nothing any more (the fd stays open: it is the
+ *	caller's).
  *
  * ktls_handshake() is this loop with poll() on a blocking or non-blocking
- * fd.  start returns 0 or -1 (s->err; nothing to clean up then).
+ * fd.  start returns 0 or -1 (ktls_errmsg; nothing to clean up then).
  * ktls_handshake_abort() drops a handshake still in progress.
  */
 enum ktls_step {
@@ -190,30 +160,30 @@ int ktls_handshake_step(struct ktls_session *s);
 int ktls_handshake_timeout(const struct ktls_session *s);
 void ktls_handshake_abort(struct ktls_session *s);
 
-/* Derive s->tx/s->rx from a finished handshake (called by the above). */
+/* Both directions' keys from a finished handshake (called by the above). */
 int ktls_derive(struct ktls_session *s, SSL *ssl);
-/* TCP_ULP + TLS_TX/TLS_RX with s->tx/s->rx. */
+/* TCP_ULP + TLS_TX/TLS_RX with the derived keys. */
 int ktls_install(struct ktls_session *s, int tx, int rx);
 
 /*
  * Read application data from a socket with RX installed.  Control records
  * are handled here: NewSessionTicket is dropped, KeyUpdate installs the
  * next RX key (and answers update_requested), close_notify gives 0, other
- * alerts give -1 with s->err set.  errno as recv() otherwise.
+ * alerts give -1 with ktls_errmsg() set.  errno as recv() otherwise.
  */
 ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len);
 /*
  * TLS 1.3 key update from our side: send KeyUpdate (asking the peer to
  * update too if request_peer) and install the next TX key.  A KeyUpdate
  * from the peer is handled inside ktls_recv(): the next RX key goes in,
- * and one asking for ours is answered.  0 or -1 (s->err).
+ * and one asking for ours is answered.  0 or -1 (ktls_errmsg).
  */
 int ktls_key_update(struct ktls_session *s, int request_peer);
 /*
  * TLS 1.3 with keys installed: hand the kernel the traffic secrets when it
  * offers in-kernel KeyUpdate (ktls's KTLS_FEATURES probe).  1 if it took
  * them (KeyUpdates never reach ktls_recv() then), 0 if it does not offer
- * it (nothing changed), -1 on error (s->err).  ktls_handshake() calls it
+ * it (nothing changed), -1 on error (ktls_errmsg).  ktls_handshake() calls it
  * with KTLS_F_KERNEL_REKEY.
  */
 int ktls_kernel_rekey(struct ktls_session *s);
@@ -226,8 +196,8 @@ void ktls_wipe(struct ktls_session *s);
 
 /*
  * Application data in either mode: through the kernel, or through
- * s->ssl when the session fell back to userspace TLS.  Return as
- * send(2)/sendfile(2); -1 sets errno and s->code/s->err.
+ * the session's SSL when it fell back to userspace TLS.  Return as
+ * send(2)/sendfile(2); -1 sets errno, ktls_error() and ktls_errmsg().
  */
 ssize_t ktls_send(struct ktls_session *s, const void *buf, size_t len);
 ssize_t ktls_sendfile(struct ktls_session *s, int in_fd, off_t *offset,
@@ -249,11 +219,11 @@ int ktls_probe(const char *ulp, uint16_t version, uint16_t cipher,
 	       char *msg, size_t len);
 
 /*
- * Accessors: code that uses only these and ktls_session_new/free does not
- * depend on struct ktls_session's layout (which will become private).
- * ktls_session_new() returns a zeroed session (fd -1) or NULL;
- * ktls_session_free() aborts a handshake, frees the SSL, wipes, frees; it
- * does not close the fd (ktls_close() does).
+ * struct ktls_session is opaque (since KTLS_VERSION 0.2): allocate it with
+ * ktls_session_new() (NULL when out of memory), read it through these.
+ * One session is used for one connection.  ktls_session_free() aborts a
+ * handshake, frees the SSL, wipes, frees; it does not close the fd
+ * (ktls_close() does, and leaves the session to free).
  */
 struct ktls_session *ktls_session_new(void);
 void ktls_session_free(struct ktls_session *s);
@@ -262,11 +232,26 @@ uint16_t ktls_session_version(const struct ktls_session *s);	/* TLS_1_x_VERSION 
 uint16_t ktls_session_cipher(const struct ktls_session *s);	/* TLS_CIPHER_* */
 int ktls_session_kernel(const struct ktls_session *s, int tx);	/* installed */
 int ktls_session_peer_closed(const struct ktls_session *s);
-SSL *ktls_session_ssl(const struct ktls_session *s);	/* KEEP_SSL/fallback */
+/* With KTLS_F_KEEP_SSL or in fallback; the session still owns it. */
+SSL *ktls_session_ssl(const struct ktls_session *s);
 /* The rec_seq the kernel started from: records OpenSSL counted. */
 uint64_t ktls_session_first_seq(const struct ktls_session *s, int tx);
-/* The readable message of the last failure (s->err). */
+/* The readable message of the last failure ("" if none). */
 const char *ktls_errmsg(const struct ktls_session *s);
+/* OpenSSL's name of the negotiated suite; NULL before the handshake. */
+const char *ktls_session_suite(const struct ktls_session *s);
+/* max_fragment_length the peer asked for, in bytes (TX is capped); 0. */
+uint16_t ktls_session_max_payload(const struct ktls_session *s);
+/*
+ * One direction's derived keys in the UAPI layout (struct
+ * tls12_crypto_info_*, rec_seq included), for programs that install them
+ * themselves (KTLS_F_NO_TX/KTLS_F_NO_RX).  Copies the struct into buf and
+ * returns its size; -1 with errno ENOENT when the session holds no keys
+ * for that direction (not derived, handed to the kernel, or wiped), ERANGE
+ * when len is too short.  Wipe the copy after use.
+ */
+ssize_t ktls_session_crypto_info(const struct ktls_session *s, int tx,
+				 void *buf, size_t len);
 
 /* "AES-GCM-128", "TLS 1.3", for messages. */
 const char *ktls_cipher_name(uint16_t cipher);

@@ -71,22 +71,25 @@ int main()
 
 	SSL_CTX *sctx = ktls_ctx_new(1, nullptr, nullptr, err, sizeof(err));
 	SSL_CTX *cctx = ktls_ctx_new(0, nullptr, nullptr, err, sizeof(err));
-	ktls_session srv, cl;
+	ktls_session *srv = ktls_session_new(), *cl = ktls_session_new();
 	ktls_opts o{};
 	int c = -1, s = -1, src = -1, crc = -1;
 	o.timeout_ms = 60000;
-	if (sctx && cctx && tcp_pair(&c, &s)) {
-		std::thread t([&] { src = ktls_handshake(&srv, sctx, s, 1, &o); });
-		crc = ktls_handshake(&cl, cctx, c, 0, &o);
+	if (sctx && cctx && srv && cl && tcp_pair(&c, &s)) {
+		std::thread t([&] {
+			src = ktls_handshake(srv, sctx, s, 1, &o);
+		});
+		crc = ktls_handshake(cl, cctx, c, 0, &o);
 		t.join();
 	}
-	std::string why = src ? std::string("server: ") + srv.err :
-			  crc ? std::string("client: ") + cl.err : "";
+	std::string why = !srv || !cl ? "ktls_session_new failed" :
+			  src ? std::string("server: ") + ktls_errmsg(srv) :
+			  crc ? std::string("client: ") + ktls_errmsg(cl) : "";
 	const std::string hello = "hello from C++";
 	char buf[64] = {};
 	if (!src && !crc) {
-		ssize_t w = ktls_send(&srv, hello.data(), hello.size());
-		ssize_t r = ktls_recv(&cl, buf, sizeof(buf) - 1);
+		ssize_t w = ktls_send(srv, hello.data(), hello.size());
+		ssize_t r = ktls_recv(cl, buf, sizeof(buf) - 1);
 
 		/* Past r, buf holds whatever ktls_recv read before (tickets). */
 		std::string got(buf, r > 0 ? static_cast<size_t>(r) : 0);
@@ -94,10 +97,12 @@ int main()
 		if (w != static_cast<ssize_t>(hello.size()) || got != hello)
 			why = "sent " + std::to_string(w) + ", received " +
 			      std::to_string(r) + " \"" + got + "\": " +
-			      ktls_errmsg(&srv) + " / " + ktls_errmsg(&cl);
-		ktls_close(&srv);
-		ktls_close(&cl);
+			      ktls_errmsg(srv) + " / " + ktls_errmsg(cl);
+		ktls_close(srv);
+		ktls_close(cl);
 	}
+	ktls_session_free(srv);
+	ktls_session_free(cl);
 	check(why.empty(), 2, "handshake_and_data_from_cxx", why);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # ktls-get (issue 17): verifies the server's certificate by default (system
 # CA store, --ca FILE added, host name or IP checked), --insecure opts out;
-# --fallback without the ULP goes on in userspace TLS, reason reported.
+# --fallback without the ULP goes on in userspace TLS, reason reported;
+# --trace walks through the handshake with the record counts that set the
+# kernel's sequence numbers.
 # Peer: openssl s_server -WWW.  KTAP output.
 B=${KTLS_BIN:-/ktls/bin}
 ULP=${KTLS_ULP:-tls}
@@ -16,7 +18,7 @@ failed=0
 
 echo "KTAP version 1"
 echo "# suite: ktls-get-verify"
-echo "1..7"
+echo "1..9"
 need_ktls || { echo "# cannot load ktls with ulp_name=$ULP"; exit 1; }
 cd "$W" || exit 1
 mkdir www
@@ -75,6 +77,18 @@ get fallback_without_ulp ok "userspace TLS instead: kernel TLS unavailable" -- \
 	--ca c.pem --ulp ktls-none --fallback
 get no_fallback_without_flag fail "is not registered" -- --ca c.pem \
 	--ulp ktls-none
+# The walkthrough, the records OpenSSL counted, the rec_seq they gave.
+get trace_shows_record_counts ok "records: after our Finished OpenSSL sent" \
+	-- --ca c.pem --trace
+missing=""
+for l in ClientHello ServerHello "key exchange group" HKDF-Expand-Label \
+	"rec_seq TX [0-9]* RX [0-9]*" "handed to the kernel"; do
+	grep -q "$l" get.out || missing="$missing \"$l\""
+done
+if [ -z "$missing" ]; then ok trace_has_walkthrough; else
+	not_ok trace_has_walkthrough
+	diag "--trace lacks$missing"
+fi
 stop
 serve c2.pem k2.pem
 get refuses_wrong_name fail "not trusted" -- --ca c2.pem

@@ -292,7 +292,7 @@ enum { MODE_OSSL, MODE_LIB, MODE_SENDFILE };
 static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 {
 	struct ktls_opts opts = { .flags = KTLS_F_KERNEL_REKEY };
-	struct ktls_session ks;
+	struct ktls_session *ks = NULL;
 	char err[KTLS_ERR_LEN];
 	struct timeval tv = { 60, 0 };
 	struct peer p = { 0 };
@@ -326,10 +326,12 @@ static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 		sctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
 		if (!sctx)
 			KT_FAIL("ktls_ctx_new: %s", err);
-		if (ktls_handshake(&ks, sctx, b, 1, &opts))
-			KT_FAIL("ktls_handshake: %s", ks.err);
-		KT_ASSERT_EQ(ks.version, TLS_1_3_VERSION);
-		KT_ASSERT_EQ(ks.cipher, su->cipher);
+		ks = ktls_session_new();
+		KT_ASSERT(ks);
+		if (ktls_handshake(ks, sctx, b, 1, &opts))
+			KT_FAIL("ktls_handshake: %s", ktls_errmsg(ks));
+		KT_ASSERT_EQ(ktls_session_version(ks), TLS_1_3_VERSION);
+		KT_ASSERT_EQ(ktls_session_cipher(ks), su->cipher);
 	} else {
 		ssl = SSL_new(sctx);
 		SSL_set_fd(ssl, b);
@@ -383,6 +385,7 @@ static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 	KT_ASSERT_EQ(kt_stat("TlsDecryptError"), 0);
 	close(b);
 	close(a);
+	ktls_session_free(ks);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(p.ctx);
 }

@@ -149,13 +149,15 @@ static void peer_join(struct peer *p)
 }
 
 /* Our end: libktls handshake on fd. */
-static void our_handshake(struct ktls_session *s, int fd, int server,
-			  unsigned int flags)
+static struct ktls_session *our_handshake(int fd, int server,
+					  unsigned int flags)
 {
 	struct ktls_opts *o = calloc(1, sizeof(*o));
+	struct ktls_session *s = ktls_session_new();
 	char err[KTLS_ERR_LEN];
 	SSL_CTX *ctx = ktls_ctx_new(server, NULL, NULL, err, sizeof(err));
 
+	KT_ASSERT(s);
 	if (!ctx)
 		KT_FAIL("ctx: %s", err);
 	o->flags = flags;
@@ -163,8 +165,21 @@ static void our_handshake(struct ktls_session *s, int fd, int server,
 	if (getenv("KTLS_TEST_TRACE"))
 		o->trace = stdout;
 	if (ktls_handshake(s, ctx, fd, server, o))
-		KT_FAIL("ktls_handshake: %s", s->err);
+		KT_FAIL("ktls_handshake: %s", ktls_errmsg(s));
 	SSL_CTX_free(ctx);
+	return s;
+}
+
+/* The codec's keys from what libktls derived (KTLS_F_NO_INSTALL). */
+static void lib_keys(const struct ktls_session *s, int tx, struct tr_keys *k)
+{
+	union kt_crypto_info ci;
+	ssize_t n = ktls_session_crypto_info(s, tx, &ci, sizeof(ci));
+
+	KT_ASSERT(n > 0);
+	KT_ASSERT_EQ(n, kt_cipher(ci.info.cipher_type)->info_size);
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, tx, &ci, n - 1), ERANGE);
+	tr_keys_from_info(k, &ci);
 }
 
 /* ---- derive: no kernel, records checked with lib_tlsrec ---- */
@@ -220,7 +235,7 @@ static size_t open_app(int fd, struct tr_keys *k, uint8_t *pt)
 
 static void run_derive(const struct suite *su, int lib_server, int tickets)
 {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct peer p = { .tickets = tickets };
 	struct tr_keys rx, tx;
 	uint8_t pt[TR_MAX_REC], rec[TR_MAX_REC];
@@ -229,16 +244,17 @@ static void run_derive(const struct suite *su, int lib_server, int tickets)
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_derive);
-	our_handshake(&s, lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
-	KT_ASSERT_EQ(s.cipher, su->cipher);
-	KT_ASSERT_EQ(s.version, su->tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION);
-	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
-	tr_keys_from_info(&tx, (union kt_crypto_info *)&s.tx);
-	n = open_app(s.fd, &rx, pt);
+	s = our_handshake(lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
+	KT_ASSERT_EQ(ktls_session_cipher(s), su->cipher);
+	KT_ASSERT_EQ(ktls_session_version(s),
+		     su->tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION);
+	lib_keys(s, 0, &rx);
+	lib_keys(s, 1, &tx);
+	n = open_app(ktls_session_fd(s), &rx, pt);
 	KT_ASSERT_EQ(n, sizeof(hello));
 	KT_ASSERT(!memcmp(pt, hello, n));
 	n = tr_seal(&tx, 23, reply, sizeof(reply), rec);
-	kt_write_all(s.fd, rec, n);
+	kt_write_all(ktls_session_fd(s), rec, n);
 	peer_join(&p);
 }
 
@@ -300,64 +316,59 @@ static void recv_all(struct ktls_session *s, unsigned char *buf, size_t len)
 
 		if (n <= 0)
 			KT_FAIL("ktls_recv after %zu bytes: %zd %s %s", have,
-				n, strerror(errno), s->err);
+				n, strerror(errno), ktls_errmsg(s));
 		have += n;
 	}
 }
 
 /*
- * Close our end (close_notify), join the peer and check that it read want
- * back.  Returns a dup of our socket, still open: nothing is reset under
- * the peer while it finishes.
+ * Send close_notify, join the peer and check that it read want back.  The
+ * socket stays open: nothing is reset under the peer while it finishes.
  */
-static int close_and_check(struct ktls_session *s, struct peer *p,
-			   const unsigned char *want, size_t len)
+static void close_and_check(struct ktls_session *s, struct peer *p,
+			    const unsigned char *want, size_t len)
 {
-	int fd = dup(s->fd);
-
-	ktls_close(s);
+	KT_ASSERT_OK(ktls_send_alert(s, 1, 0));
 	peer_join(p);
 	KT_ASSERT(p->buf && !memcmp(p->buf, want, len));
 	free(p->buf);
-	return fd;
 }
 
 /*
  * job_echo from our end: BIG bytes in, the same back through the kernel
- * TX, close_notify.  Returns close_and_check()'s socket.
+ * TX, close_notify (the socket stays open).
  */
-static int echo_exchange(struct ktls_session *s, struct peer *p)
+static void echo_exchange(struct ktls_session *s, struct peer *p)
 {
 	unsigned char *want = malloc(BIG), *got = malloc(BIG);
-	int fd;
 
-	io_timeout(s->fd);
+	io_timeout(ktls_session_fd(s));
 	kt_fill_pattern(want, BIG, 7);
 	recv_all(s, got, BIG);
 	KT_ASSERT(!memcmp(got, want, BIG));
-	kt_write_all(s->fd, got, BIG);
-	fd = close_and_check(s, p, want, BIG);
+	kt_write_all(ktls_session_fd(s), got, BIG);
+	close_and_check(s, p, want, BIG);
 	free(want);
 	free(got);
-	return fd;
 }
 
 static void run_kernel(const struct suite *su, int lib_server, int tickets)
 {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct peer p = { .tickets = tickets };
 	char buf[64];
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_echo);
-	our_handshake(&s, lib_server ? sv : c, lib_server, 0);
-	KT_ASSERT(s.tx_on && s.rx_on);
-	s.fd = echo_exchange(&s, &p);
+	s = our_handshake(lib_server ? sv : c, lib_server, 0);
+	KT_ASSERT(ktls_session_kernel(s, 1) && ktls_session_kernel(s, 0));
+	echo_exchange(s, &p);
 	/* The peer's close_notify reaches us as EOF (0). */
-	KT_ASSERT_EQ(ktls_recv(&s, buf, sizeof(buf)), 0);
-	KT_ASSERT(s.peer_closed);
-	close(s.fd);
+	KT_ASSERT_EQ(ktls_recv(s, buf, sizeof(buf)), 0);
+	KT_ASSERT(ktls_session_peer_closed(s));
+	close(ktls_session_fd(s));
+	ktls_session_free(s);
 }
 
 /* ---- OpenSSL's own kTLS over ktls: its keys equal ours ---- */
@@ -373,15 +384,17 @@ static size_t salt_len(uint16_t cipher)
 }
 
 /* OpenSSL's key for dir, read back from its socket fd, equals ours. */
-static void compare_info(int fd, int dir, const union ktls_crypto_info *ours,
-			 socklen_t info_len, int cmp_iv)
+static void compare_info(int fd, int dir, const struct ktls_session *s,
+			 int tx, int cmp_iv)
 {
-	const struct kt_cipher *kc = kt_cipher(ours->info.cipher_type);
 	size_t hdr = sizeof(struct tls_crypto_info);
-	union ktls_crypto_info theirs;
+	union kt_crypto_info theirs, buf, *ours = &buf;
+	ssize_t info_len = ktls_session_crypto_info(s, tx, &buf, sizeof(buf));
 	socklen_t len = info_len;
+	const struct kt_cipher *kc = kt_cipher(ours->info.cipher_type);
 	const unsigned char *a = ours->raw + hdr, *b = theirs.raw + hdr;
 
+	KT_ASSERT(info_len > 0);
 	/* The kernel wants exactly the cipher's struct size. */
 	memset(&theirs, 0, sizeof(theirs));
 	KT_ASSERT_OK(getsockopt(fd, SOL_TLS, dir, &theirs, &len));
@@ -402,7 +415,7 @@ static void compare_info(int fd, int dir, const union ktls_crypto_info *ours,
 
 static void run_ossl(const struct suite *su, int lib_server)
 {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct peer p = { .ktls = 1 };
 	int c, sv, pfd;
 	/* TLS 1.2 GCM: OpenSSL seeds the explicit nonce randomly. */
@@ -411,16 +424,16 @@ static void run_ossl(const struct suite *su, int lib_server)
 	kt_tcp_pair(AF_INET, &c, &sv);
 	pfd = lib_server ? c : sv;
 	peer_start(&p, su, pfd, !lib_server, job_nop);
-	our_handshake(&s, lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
+	s = our_handshake(lib_server ? sv : c, lib_server, KTLS_F_NO_INSTALL);
 	peer_join(&p);
 	if (!BIO_get_ktls_send(SSL_get_wbio(p.ssl)))
 		KT_FAIL("OpenSSL did not install kTLS TX over ktls");
-	compare_info(pfd, TLS_TX, &s.rx, s.info_len, cmp_iv);
+	compare_info(pfd, TLS_TX, s, 0, cmp_iv);
 	if (su->tls13)
 		return;
 	if (!BIO_get_ktls_recv(SSL_get_rbio(p.ssl)))
 		KT_FAIL("OpenSSL did not install TLS 1.2 kTLS RX over ktls");
-	compare_info(pfd, TLS_RX, &s.tx, s.info_len, cmp_iv);
+	compare_info(pfd, TLS_RX, s, 1, cmp_iv);
 }
 
 /* ---- control records and errors ---- */
@@ -454,23 +467,25 @@ static void run_keyupdate(const struct suite *su, int lib_server)
 	unsigned char *want = malloc(KU_BIG), *got = malloc(KU_BIG);
 	size_t half = KU_BIG / 2;
 	struct peer p = { .tickets = 2 };
-	struct ktls_session s;
+	struct ktls_session *s;
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_keyupdate);
-	our_handshake(&s, lib_server ? sv : c, lib_server, 0);
-	io_timeout(s.fd);
+	s = our_handshake(lib_server ? sv : c, lib_server, 0);
+	io_timeout(ktls_session_fd(s));
 	kt_fill_pattern(want, KU_BIG, 5);
 	/* The peer's KeyUpdate is taken (and answered) inside ktls_recv. */
-	recv_all(&s, got, KU_BIG);
+	recv_all(s, got, KU_BIG);
 	KT_ASSERT(!memcmp(got, want, KU_BIG));
 	/* Back, with our own update (asking for the peer's) halfway. */
-	kt_write_all(s.fd, got, half);
-	if (ktls_key_update(&s, 1))
-		KT_FAIL("ktls_key_update: %s", s.err);
-	kt_write_all(s.fd, got + half, half);
-	close(close_and_check(&s, &p, want, KU_BIG));
+	kt_write_all(ktls_session_fd(s), got, half);
+	if (ktls_key_update(s, 1))
+		KT_FAIL("ktls_key_update: %s", ktls_errmsg(s));
+	kt_write_all(ktls_session_fd(s), got + half, half);
+	close_and_check(s, &p, want, KU_BIG);
+	close(ktls_session_fd(s));
+	ktls_session_free(s);
 	free(want);
 	free(got);
 }
@@ -482,19 +497,21 @@ static void run_keyupdate(const struct suite *su, int lib_server)
 static void run_mfl(const struct suite *su)
 {
 	struct peer p = { .mfl = TLSEXT_max_fragment_length_1024 };
-	struct ktls_session s;
+	struct ktls_session *s;
 	uint16_t v = 0;
 	socklen_t len = sizeof(v);
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, c, 0, job_echo);
-	our_handshake(&s, sv, 1, 0);
-	KT_ASSERT_EQ(s.max_payload, 1024);
-	KT_ASSERT_OK(getsockopt(s.fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &v,
-				&len));
+	s = our_handshake(sv, 1, 0);
+	KT_ASSERT_EQ(ktls_session_max_payload(s), 1024);
+	KT_ASSERT_OK(getsockopt(ktls_session_fd(s), SOL_TLS,
+				TLS_TX_MAX_PAYLOAD_LEN, &v, &len));
 	KT_ASSERT_EQ(v, 1024);
-	close(echo_exchange(&s, &p));
+	echo_exchange(s, &p);
+	close(ktls_session_fd(s));
+	ktls_session_free(s);
 }
 
 static void max_fragment_length_tls12(void)
@@ -526,21 +543,21 @@ static void keyupdate_tls13_chacha20_lib_client(void)
 static void keyupdate_tls12_refused(void)
 {
 	struct peer p = { .tickets = 0 };
-	struct ktls_session s;
+	struct ktls_session *s;
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, &suites[0], sv, 1, NULL);
-	our_handshake(&s, c, 0, 0);
-	KT_ASSERT_ERRNO(ktls_key_update(&s, 0), EINVAL);
-	KT_ASSERT(strstr(s.err, "TLS 1.3"));
+	s = our_handshake(c, 0, 0);
+	KT_ASSERT_ERRNO(ktls_key_update(s, 0), EINVAL);
+	KT_ASSERT(strstr(ktls_errmsg(s), "TLS 1.3"));
 	peer_join(&p);
-	ktls_close(&s);
+	ktls_close(s);
 }
 
 /* Both ends libktls: a fatal alert sent through TX is a clear RX error. */
 struct lib_end {
-	struct ktls_session s;
+	struct ktls_session *s;
 	int fd, server;
 	pthread_t thr;
 };
@@ -549,34 +566,35 @@ static void *lib_end_main(void *arg)
 {
 	struct lib_end *e = arg;
 
-	our_handshake(&e->s, e->fd, e->server, 0);
+	e->s = our_handshake(e->fd, e->server, 0);
 	return NULL;
 }
 
 static void alert_is_an_error(void)
 {
 	struct lib_end srv = { .server = 1 };
-	struct ktls_session cl;
+	struct ktls_session *cl;
 	char buf[64];
 	int c;
 
 	kt_tcp_pair(AF_INET, &c, &srv.fd);
 	KT_ASSERT_EQ(pthread_create(&srv.thr, NULL, lib_end_main, &srv), 0);
-	our_handshake(&cl, c, 0, 0);
+	cl = our_handshake(c, 0, 0);
 	pthread_join(srv.thr, NULL);
-	kt_write_all(srv.s.fd, "data", 4);
-	KT_ASSERT_OK(ktls_send_alert(&srv.s, 2, 40));
-	KT_ASSERT_EQ(ktls_recv(&cl, buf, sizeof(buf)), 4);
+	kt_write_all(ktls_session_fd(srv.s), "data", 4);
+	KT_ASSERT_OK(ktls_send_alert(srv.s, 2, 40));
+	KT_ASSERT_EQ(ktls_recv(cl, buf, sizeof(buf)), 4);
 	KT_ASSERT(!memcmp(buf, "data", 4));
-	KT_ASSERT_ERRNO(ktls_recv(&cl, buf, sizeof(buf)), ECONNRESET);
-	kt_diag("%s", cl.err);
-	KT_ASSERT(strstr(cl.err, "fatal") && strstr(cl.err, "handshake"));
+	KT_ASSERT_ERRNO(ktls_recv(cl, buf, sizeof(buf)), ECONNRESET);
+	kt_diag("%s", ktls_errmsg(cl));
+	KT_ASSERT(strstr(ktls_errmsg(cl), "fatal") &&
+		  strstr(ktls_errmsg(cl), "handshake"));
 }
 
 /* No such ULP: the message names the cause instead of falling back. */
 static void missing_ulp_is_explained(void)
 {
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 20000 };
 	struct peer p = { .tickets = 0 };
 	char err[KTLS_ERR_LEN];
@@ -586,16 +604,16 @@ static void missing_ulp_is_explained(void)
 	KT_ASSERT(ctx);
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, &suites[0], sv, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, ctx, c, 0, &o), -1);
-	kt_diag("%s", s.err);
-	KT_ASSERT(strstr(s.err, "\"ktls-none\" is not registered"));
+	KT_ASSERT_EQ(ktls_handshake(s, ctx, c, 0, &o), -1);
+	kt_diag("%s", ktls_errmsg(s));
+	KT_ASSERT(strstr(ktls_errmsg(s), "\"ktls-none\" is not registered"));
 	peer_join(&p);
 }
 
 /* Garbage instead of a ServerHello: an error naming the handshake step. */
 static void garbage_handshake_fails_cleanly(void)
 {
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	char err[KTLS_ERR_LEN];
 	SSL_CTX *ctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
 	int c, sv;
@@ -603,9 +621,9 @@ static void garbage_handshake_fails_cleanly(void)
 	KT_ASSERT(ctx);
 	kt_tcp_pair(AF_INET, &c, &sv);
 	kt_write_all(c, "GET / HTTP/1.0\r\n\r\n", 18);
-	KT_ASSERT_EQ(ktls_handshake(&s, ctx, sv, 1, NULL), -1);
-	kt_diag("%s", s.err);
-	KT_ASSERT(strstr(s.err, "TLS handshake (server) failed"));
+	KT_ASSERT_EQ(ktls_handshake(s, ctx, sv, 1, NULL), -1);
+	kt_diag("%s", ktls_errmsg(s));
+	KT_ASSERT(strstr(ktls_errmsg(s), "TLS handshake (server) failed"));
 }
 
 /* An RSA certificate from PEM files: ECDHE-RSA suites, both versions. */
@@ -648,7 +666,7 @@ static void run_rsa(int tls13)
 		0, "ECDHE-RSA-AES256-GCM-SHA384", TLS_CIPHER_AES_GCM_256 };
 	char cert[64], key[64], err[KTLS_ERR_LEN];
 	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	struct tr_keys rx;
 	uint8_t pt[TR_MAX_REC];
@@ -665,10 +683,11 @@ static void run_rsa(int tls13)
 		KT_FAIL("ktls_ctx_new with RSA PEM files: %s", err);
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, tls13 ? &suites[3] : &rsa12, c, 0, job_rsa);
-	if (ktls_handshake(&s, ctx, sv, 1, &o))
-		KT_FAIL("ktls_handshake: %s", s.err);
-	KT_ASSERT(strstr(s.suite, tls13 ? "TLS_AES_128_GCM" : "ECDHE-RSA"));
-	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
+	if (ktls_handshake(s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", ktls_errmsg(s));
+	KT_ASSERT(strstr(ktls_session_suite(s),
+			 tls13 ? "TLS_AES_128_GCM" : "ECDHE-RSA"));
+	lib_keys(s, 0, &rx);
 	KT_ASSERT_EQ(open_app(sv, &rx, pt), 3);
 	KT_ASSERT(!memcmp(pt, "rsa", 3));
 	close(sv);
@@ -695,7 +714,7 @@ static void run_trace(const struct suite *su, const char *const *labels)
 	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL };
 	char err[KTLS_ERR_LEN], *tr = NULL, *kl = NULL, *line, *save;
 	size_t trlen = 0, kllen = 0;
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	SSL_CTX *ctx;
 	int c, sv, nlines = 0;
@@ -708,8 +727,8 @@ static void run_trace(const struct suite *su, const char *const *labels)
 	KT_ASSERT(ctx);
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, c, 0, job_nop);
-	if (ktls_handshake(&s, ctx, sv, 1, &o))
-		KT_FAIL("ktls_handshake: %s", s.err);
+	if (ktls_handshake(s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", ktls_errmsg(s));
 	peer_join(&p);
 	fclose(o.trace);
 	fclose(o.keylog);
@@ -770,7 +789,7 @@ static void job_derive_tickets(struct peer *p)
 
 static void tickets_tls13_lib_server(void)
 {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct peer p = { .count_tickets = 1 };
 	struct tr_keys rx, tx;
 	uint8_t pt[TR_MAX_REC], rec[TR_MAX_REC];
@@ -779,13 +798,13 @@ static void tickets_tls13_lib_server(void)
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, &suites[3], c, 0, job_derive_tickets);
-	our_handshake(&s, sv, 1, KTLS_F_NO_INSTALL);
-	tr_keys_from_info(&rx, (union kt_crypto_info *)&s.rx);
-	tr_keys_from_info(&tx, (union kt_crypto_info *)&s.tx);
-	n = open_app(s.fd, &rx, pt);
+	s = our_handshake(sv, 1, KTLS_F_NO_INSTALL);
+	lib_keys(s, 0, &rx);
+	lib_keys(s, 1, &tx);
+	n = open_app(ktls_session_fd(s), &rx, pt);
 	KT_ASSERT_EQ(n, sizeof(hello));
 	n = tr_seal(&tx, 23, reply, sizeof(reply), rec);
-	kt_write_all(s.fd, rec, n);
+	kt_write_all(ktls_session_fd(s), rec, n);
 	peer_join(&p);
 }
 
@@ -803,7 +822,7 @@ static void run_keylog(int app_first)
 {
 	struct ktls_opts o = { .flags = KTLS_F_NO_INSTALL,
 			       .timeout_ms = 20000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	char err[KTLS_ERR_LEN];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -822,11 +841,11 @@ static void run_keylog(int app_first)
 		SSL_CTX_set_keylog_callback(ctx, app_keylog);
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, &suites[3], c, 0, job_nop);
-	if (ktls_handshake(&s, ctx, sv, 1, &o))
-		KT_FAIL("ktls_handshake: %s", s.err);
+	if (ktls_handshake(s, ctx, sv, 1, &o))
+		KT_FAIL("ktls_handshake: %s", ktls_errmsg(s));
 	peer_join(&p);
 	/* Ours ran (the TLS 1.3 keys were derived) and so did theirs. */
-	KT_ASSERT_EQ(s.version, TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_session_version(s), TLS_1_3_VERSION);
 	if (app_lines != 2)
 		KT_FAIL("the application's keylog callback saw %d traffic secrets, want 2",
 			app_lines);
@@ -862,7 +881,7 @@ static void socket_timeouts_untouched(void)
 {
 	struct timeval tv = { 7, 500000 }, rcv, snd;
 	socklen_t len = sizeof(rcv);
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct peer p = { 0 };
 	int c, sv;
 
@@ -874,10 +893,11 @@ static void socket_timeouts_untouched(void)
 	KT_ASSERT_OK(getsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &rcv, &len));
 	KT_ASSERT_OK(getsockopt(sv, SOL_SOCKET, SO_SNDTIMEO, &snd, &len));
 	KT_ASSERT(rcv.tv_sec == 7 && snd.tv_sec == 7);
-	our_handshake(&s, sv, 1, KTLS_F_NO_INSTALL);
+	s = our_handshake(sv, 1, KTLS_F_NO_INSTALL);
 	peer_join(&p);
 	check_timeo(sv, SO_RCVTIMEO, &rcv, "SO_RCVTIMEO");
 	check_timeo(sv, SO_SNDTIMEO, &snd, "SO_SNDTIMEO");
+	ktls_session_free(s);
 }
 
 /*
@@ -906,7 +926,7 @@ static void *trickle_main(void *arg)
 static void deadline_is_total(void)
 {
 	struct ktls_opts o = { .timeout_ms = 1000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	char err[KTLS_ERR_LEN];
 	SSL_CTX *ctx = ktls_ctx_new(0, NULL, NULL, err, sizeof(err));
 	struct timespec t0, t1;
@@ -917,15 +937,15 @@ static void deadline_is_total(void)
 	kt_tcp_pair(AF_INET, &c, &sv);
 	KT_ASSERT_EQ(pthread_create(&thr, NULL, trickle_main, &sv), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	KT_ASSERT_EQ(ktls_handshake(&s, ctx, c, 0, &o), -1);
+	KT_ASSERT_EQ(ktls_handshake(s, ctx, c, 0, &o), -1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 +
 		   (t1.tv_nsec - t0.tv_nsec) / 1000000);
-	kt_diag("%s after %d ms", s.err, ms);
+	kt_diag("%s after %d ms", ktls_errmsg(s), ms);
 	if (ms > 2500)
 		KT_FAIL("the 1000 ms handshake deadline ended after %d ms: %s",
-			ms, s.err);
-	KT_ASSERT(strstr(s.err, "timed out"));
+			ms, ktls_errmsg(s));
+	KT_ASSERT(strstr(ktls_errmsg(s), "timed out"));
 	pthread_join(thr, NULL);
 	SSL_CTX_free(ctx);
 }

@@ -4,7 +4,11 @@
  *  tickets_*:        post-handshake tickets in one record and across records;
  *  nonblocking_1000: 1,000 concurrent ktls_handshake_step() handshakes from
  *                    one epoll thread against a farm of OpenSSL clients;
- *  err_*:            every reachable enum ktls_error, with its message;
+ *  err_*:            every enum ktls_error, reached the way a program meets
+ *                    it, with its message (KTLS_E_NOMEM: OpenSSL's
+ *                    allocator fails; KTLS_E_LOCKDOWN: a lockdown file in a
+ *                    mount namespace; KTLS_E_KEY_UPDATE: in-tree tls.ko,
+ *                    which has no TLS 1.3 rekey on 6.1/6.12);
  *  fallback_*:       no ULP: the session carries on in userspace OpenSSL;
  *  keyupdate_*:      one sender and one receiver thread per end, both ways
  *                    busy, KeyUpdates answered by the receiving thread;
@@ -20,13 +24,21 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include <ktls.h>
 #include "harness.h"
+#include "lib_tlsrec.h"
+#include "libktls_peek.h"
 #include "util.h"
 
 /* ---- a plain OpenSSL peer in a thread ---- */
@@ -130,7 +142,7 @@ static size_t make_ticket(unsigned char *m, size_t n, unsigned char seed)
 }
 
 struct lib_end {
-	struct ktls_session s;
+	struct ktls_session *s;
 	struct ktls_opts o;
 	SSL_CTX *ctx;
 	int fd, server, rc;
@@ -141,7 +153,9 @@ static void *lib_end_main(void *arg)
 {
 	struct lib_end *e = arg;
 
-	e->rc = ktls_handshake(&e->s, e->ctx, e->fd, e->server, &e->o);
+	e->s = ktls_session_new();
+	e->rc = e->s ? ktls_handshake(e->s, e->ctx, e->fd, e->server, &e->o) :
+		       -1;
 	return NULL;
 }
 
@@ -161,10 +175,11 @@ static void lib_pair(struct lib_end *srv, struct lib_end *cl)
 	KT_ASSERT_EQ(pthread_create(&cl->thr, NULL, lib_end_main, cl), 0);
 	pthread_join(srv->thr, NULL);
 	pthread_join(cl->thr, NULL);
+	KT_ASSERT(srv->s && cl->s);
 	if (srv->rc)
-		KT_FAIL("server: %s", srv->s.err);
+		KT_FAIL("server: %s", ktls_errmsg(srv->s));
 	if (cl->rc)
-		KT_FAIL("client: %s", cl->s.err);
+		KT_FAIL("client: %s", ktls_errmsg(cl->s));
 }
 
 /*
@@ -178,36 +193,40 @@ static void tickets_in_one_record_and_across_records(void)
 	struct lib_end srv = { .o.num_tickets = 3 }, cl = { 0 };
 	unsigned char rec[512], buf[64];
 	size_t n;
+	int sfd;
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(srv.s.version, TLS_1_3_VERSION);
-	KT_ASSERT_EQ(srv.s.rec_tx, 3);
-	KT_ASSERT_EQ(srv.s.rec_rx, 0);
-	KT_ASSERT_EQ(cl.s.rec_tx, 0);
-	KT_ASSERT_EQ(cl.s.rec_rx, 0);
+	sfd = ktls_session_fd(srv.s);
+	KT_ASSERT_EQ(ktls_session_version(srv.s), TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_session_first_seq(srv.s, 1), 3);
+	KT_ASSERT_EQ(ktls_session_first_seq(srv.s, 0), 0);
+	KT_ASSERT_EQ(ktls_session_first_seq(cl.s, 1), 0);
+	KT_ASSERT_EQ(ktls_session_first_seq(cl.s, 0), 0);
 	n = make_ticket(rec, 60, 0x11);
 	n += make_ticket(rec + n, 90, 0x22);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec, n, 0), (ssize_t)n);
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec, n, 0), (ssize_t)n);
 	n = make_ticket(rec, 200, 0x33);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec, 7, 0), 7);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, rec + 7, n - 7, 0),
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec, 7, 0), 7);
+	KT_ASSERT_EQ(kt_send_type(sfd, 22, rec + 7, n - 7, 0),
 		     (ssize_t)(n - 7));
-	KT_ASSERT_EQ(ktls_send(&srv.s, data, sizeof(data)),
+	KT_ASSERT_EQ(ktls_send(srv.s, data, sizeof(data)),
 		     (ssize_t)sizeof(data));
 	n = 0;
 	while (n < sizeof(data)) {
-		ssize_t r = ktls_recv(&cl.s, buf + n, sizeof(buf) - n);
+		ssize_t r = ktls_recv(cl.s, buf + n, sizeof(buf) - n);
 
 		if (r <= 0)
 			KT_FAIL("ktls_recv: %zd %s %s", r, strerror(errno),
-				cl.s.err);
+				ktls_errmsg(cl.s));
 		n += (size_t)r;
 	}
 	KT_ASSERT_EQ(n, sizeof(data));
 	KT_ASSERT(!memcmp(buf, data, n));
-	ktls_close(&srv.s);
-	KT_ASSERT_EQ(ktls_recv(&cl.s, buf, sizeof(buf)), 0);
-	ktls_close(&cl.s);
+	ktls_close(srv.s);
+	KT_ASSERT_EQ(ktls_recv(cl.s, buf, sizeof(buf)), 0);
+	ktls_close(cl.s);
+	ktls_session_free(srv.s);
+	ktls_session_free(cl.s);
 }
 
 /* ---- 1,000 non-blocking handshakes from one epoll thread ---- */
@@ -280,7 +299,7 @@ static void *nb_client_main(void *arg)
 }
 
 struct nb_conn {
-	struct ktls_session s;
+	struct ktls_session *s;
 	int fd;
 };
 
@@ -301,22 +320,24 @@ static void nb_watch(int ep, struct nb_conn *c, int step, int op)
  */
 static int nb_step(int ep, struct nb_conn *c, int watched)
 {
-	int r = ktls_handshake_step(&c->s);
+	int r = ktls_handshake_step(c->s);
 
 	if (r > 0) {
 		nb_watch(ep, c, r, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
 		return 0;
 	}
 	if (r == KTLS_STEP_ERROR)
-		KT_FAIL("handshake: %s (%s)", c->s.err,
-			ktls_error_name(c->s.code));
-	KT_ASSERT(c->s.tx_on && c->s.rx_on && !c->s.fallback);
+		KT_FAIL("handshake: %s (%s)", ktls_errmsg(c->s),
+			ktls_error_name(ktls_error(c->s)));
+	KT_ASSERT(ktls_session_kernel(c->s, 1));
+	KT_ASSERT(ktls_session_kernel(c->s, 0) && !ktls_fallback_reason(c->s));
 	if (watched)
 		KT_ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL));
 	/* A fresh socket buffer: one small send fits. */
-	KT_ASSERT_EQ(ktls_send(&c->s, nb_msg, sizeof(nb_msg)),
+	KT_ASSERT_EQ(ktls_send(c->s, nb_msg, sizeof(nb_msg)),
 		     (ssize_t)sizeof(nb_msg));
-	ktls_close(&c->s);
+	ktls_close(c->s);
+	ktls_session_free(c->s);
 	free(c);
 	return 1;
 }
@@ -379,8 +400,10 @@ static void nonblocking_1000(void)
 				c = calloc(1, sizeof(*c));
 				KT_ASSERT(c);
 				c->fd = fd;
-				if (ktls_handshake_start(&c->s, ctx, fd, 1, &o))
-					KT_FAIL("start: %s", c->s.err);
+				c->s = ktls_session_new();
+				KT_ASSERT(c->s);
+				if (ktls_handshake_start(c->s, ctx, fd, 1, &o))
+					KT_FAIL("start: %s", ktls_errmsg(c->s));
 				if (nb_step(ep, c, 0)) {
 					done++;
 					continue;
@@ -414,79 +437,104 @@ static void job_nop(struct peer *p)
 
 static void expect_code(const struct ktls_session *s, int code)
 {
-	kt_diag("%s: %s", ktls_error_name(ktls_error(s)), s->err);
+	kt_diag("%s: %s", ktls_error_name(ktls_error(s)), ktls_errmsg(s));
 	if (ktls_error(s) != code)
 		KT_FAIL("error code %d (%s), want %d (%s): %s", ktls_error(s),
 			ktls_error_name(ktls_error(s)), code,
-			ktls_error_name(code), s->err);
-	KT_ASSERT(s->err[0]);
+			ktls_error_name(code), ktls_errmsg(s));
+	KT_ASSERT(ktls_errmsg(s)[0]);
 }
 
 static void err_no_ulp(void)
 {
 	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_NO_ULP);
-	KT_ASSERT(!s.fallback && !s.ssl);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_NO_ULP);
+	KT_ASSERT(!ktls_fallback_reason(s) && !ktls_session_ssl(s));
 	peer_join(&p);
 }
 
 static void err_ulp_taken(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	KT_ASSERT_OK(kt_attach(c));
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_ULP_TAKEN);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_ULP_TAKEN);
 	peer_join(&p);
 }
 
 static void err_handshake(void)
 {
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	kt_write_all(c, "GET / HTTP/1.0\r\n\r\n", 18);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(1), sv, 1, NULL), -1);
-	expect_code(&s, KTLS_E_HANDSHAKE);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(1), sv, 1, NULL), -1);
+	expect_code(s, KTLS_E_HANDSHAKE);
 }
 
 /* The peer server offers only a suite we do not: it alerts. */
 static void err_peer_alert(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { .suites = "TLS_AES_128_CCM_8_SHA256" };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_nop);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_PEER_ALERT);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_PEER_ALERT);
 	pthread_join(p.thr, NULL);
+}
+
+/*
+ * A program's own SSL_CTX negotiates a suite the kernel cannot carry
+ * (AES-128-CCM-8): the handshake completes, the handover does not.
+ */
+static void err_cipher_from_handshake(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	struct peer p = { .suites = "TLS_AES_128_CCM_8_SHA256" };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int c, sv;
+
+	KT_ASSERT(s && ctx);
+	KT_ASSERT(SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_CCM_8_SHA256"));
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, sv, 1, 1, job_nop);
+	KT_ASSERT_EQ(ktls_handshake(s, ctx, c, 0, &o), -1);
+	peer_join(&p);
+	expect_code(s, KTLS_E_CIPHER);
+	KT_ASSERT(strstr(ktls_errmsg(s), "TLS_AES_128_CCM_8_SHA256"));
+	KT_ASSERT(!ktls_session_kernel(s, 1) && !ktls_session_kernel(s, 0));
+	ktls_session_free(s);
+	SSL_CTX_free(ctx);
 }
 
 static void err_timeout(void)
 {
 	struct ktls_opts o = { .timeout_ms = 300 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
-	expect_code(&s, KTLS_E_TIMEOUT);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	expect_code(s, KTLS_E_TIMEOUT);
 	close(sv);
 }
 
@@ -503,15 +551,15 @@ static void *close_after_hello(void *arg)
 static void err_peer_closed(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	pthread_t thr;
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	KT_ASSERT_EQ(pthread_create(&thr, NULL, close_after_hello, &sv), 0);
-	KT_ASSERT_EQ(ktls_handshake(&s, our_ctx(0), c, 0, &o), -1);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
 	pthread_join(thr, NULL);
-	expect_code(&s, KTLS_E_PEER_CLOSED);
+	expect_code(s, KTLS_E_PEER_CLOSED);
 }
 
 /* After the handover: I/O, peer alert, protocol, invalid use. */
@@ -523,47 +571,49 @@ static void err_after_handover(void)
 	char buf[64];
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(kt_send_type(srv.s.fd, 22, creq, sizeof(creq), 0), 8);
-	KT_ASSERT_EQ(ktls_recv(&cl.s, buf, sizeof(buf)), -1);
-	expect_code(&cl.s, KTLS_E_PROTOCOL);
+	KT_ASSERT_EQ(kt_send_type(ktls_session_fd(srv.s), 22, creq,
+				  sizeof(creq), 0), 8);
+	KT_ASSERT_EQ(ktls_recv(cl.s, buf, sizeof(buf)), -1);
+	expect_code(cl.s, KTLS_E_PROTOCOL);
 	/* A fatal alert. */
-	KT_ASSERT_OK(ktls_send_alert(&cl.s, 2, 10));
-	KT_ASSERT_EQ(ktls_recv(&srv.s, buf, sizeof(buf)), -1);
-	expect_code(&srv.s, KTLS_E_PEER_ALERT);
+	KT_ASSERT_OK(ktls_send_alert(cl.s, 2, 10));
+	KT_ASSERT_EQ(ktls_recv(srv.s, buf, sizeof(buf)), -1);
+	expect_code(srv.s, KTLS_E_PEER_ALERT);
 	/* The peer is gone: send fails with EPIPE. */
-	close(cl.s.fd);
-	cl.s.fd = -1;
+	close(ktls_session_fd(cl.s));
 	{
 		static char big[1 << 16];
 		int i;
 		ssize_t r = 0;
 
 		for (i = 0; i < 200 && r >= 0; i++)
-			r = ktls_send(&srv.s, big, sizeof(big));
+			r = ktls_send(srv.s, big, sizeof(big));
 		KT_ASSERT_EQ(r, -1);
 	}
-	expect_code(&srv.s, KTLS_E_IO);
+	expect_code(srv.s, KTLS_E_IO);
 	/* No handshake in progress. */
-	KT_ASSERT_EQ(ktls_handshake_step(&srv.s), KTLS_STEP_ERROR);
-	expect_code(&srv.s, KTLS_E_INVALID);
-	ktls_close(&srv.s);
-	ktls_close(&cl.s);
+	KT_ASSERT_EQ(ktls_handshake_step(srv.s), KTLS_STEP_ERROR);
+	expect_code(srv.s, KTLS_E_INVALID);
+	ktls_close(srv.s);
+	/* Its fd is closed already: free without ktls_close(). */
+	ktls_session_free(cl.s);
+	ktls_session_free(srv.s);
 }
 
 static void err_key_update_needs_tls13(void)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 0, job_nop);
-	KT_ASSERT_OK(ktls_handshake(&s, our_ctx(0), c, 0, &o));
+	KT_ASSERT_OK(ktls_handshake(s, our_ctx(0), c, 0, &o));
 	peer_join(&p);
-	KT_ASSERT_EQ(ktls_key_update(&s, 0), -1);
-	expect_code(&s, KTLS_E_INVALID);
-	ktls_close(&s);
+	KT_ASSERT_EQ(ktls_key_update(s, 0), -1);
+	expect_code(s, KTLS_E_INVALID);
+	ktls_close(s);
 }
 
 /* ktls_probe: works; no such ULP; a cipher Debian's kernels lack (SM4). */
@@ -625,7 +675,7 @@ static void fallback_without_ulp(void)
 			       .flags = KTLS_F_FALLBACK };
 	unsigned char *want = malloc(FB_BIG), *got = malloc(FB_BIG);
 	char path[] = "/tmp/ktls-fallback-XXXXXX";
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	size_t have = 0;
 	off_t off = 0;
@@ -633,35 +683,37 @@ static void fallback_without_ulp(void)
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, 1, job_fallback);
-	if (ktls_handshake(&s, our_ctx(0), c, 0, &o))
-		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s", s.err);
-	KT_ASSERT(s.fallback && s.ssl && !s.tx_on && !s.rx_on);
-	KT_ASSERT(ktls_fallback_reason(&s));
-	kt_diag("fallback reason: %s", ktls_fallback_reason(&s));
-	KT_ASSERT(strstr(ktls_fallback_reason(&s), "not registered"));
-	KT_ASSERT_EQ(ktls_error(&s), KTLS_E_NO_ULP);
+	if (ktls_handshake(s, our_ctx(0), c, 0, &o))
+		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s",
+			ktls_errmsg(s));
+	KT_ASSERT(ktls_session_ssl(s) && !ktls_session_kernel(s, 1) &&
+		  !ktls_session_kernel(s, 0));
+	KT_ASSERT(ktls_fallback_reason(s));
+	kt_diag("fallback reason: %s", ktls_fallback_reason(s));
+	KT_ASSERT(strstr(ktls_fallback_reason(s), "not registered"));
+	KT_ASSERT_EQ(ktls_error(s), KTLS_E_NO_ULP);
 	kt_fill_pattern(want, FB_BIG, 5);
 	while (have < FB_BIG) {
-		ssize_t n = ktls_recv(&s, got + have, FB_BIG - have);
+		ssize_t n = ktls_recv(s, got + have, FB_BIG - have);
 
 		if (n <= 0)
-			KT_FAIL("ktls_recv (fallback): %s", s.err);
+			KT_FAIL("ktls_recv (fallback): %s", ktls_errmsg(s));
 		have += (size_t)n;
 	}
 	KT_ASSERT(!memcmp(got, want, FB_BIG));
-	KT_ASSERT_EQ(ktls_send(&s, got, FB_BIG), FB_BIG);
+	KT_ASSERT_EQ(ktls_send(s, got, FB_BIG), FB_BIG);
 	fd = mkstemp(path);
 	KT_ASSERT(fd >= 0);
 	unlink(path);
 	kt_write_all(fd, want, FB_BIG);
-	KT_ASSERT_EQ(ktls_sendfile(&s, fd, &off, FB_BIG), FB_BIG);
+	KT_ASSERT_EQ(ktls_sendfile(s, fd, &off, FB_BIG), FB_BIG);
 	KT_ASSERT_EQ(off, FB_BIG);
 	close(fd);
 	peer_join(&p);
 	KT_ASSERT_EQ(p.len, 2 * FB_BIG);
 	KT_ASSERT(!memcmp(p.buf, want, FB_BIG));
 	KT_ASSERT(!memcmp(p.buf + FB_BIG, want, FB_BIG));
-	ktls_close(&s);
+	ktls_close(s);
 	free(p.buf);
 	free(want);
 	free(got);
@@ -692,7 +744,7 @@ static void *ku_sender(void *arg)
 
 		if (n <= 0) {
 			snprintf(d->err, sizeof(d->err), "send at %zu: %s",
-				 off, d->s->err);
+				 off, ktls_errmsg(d->s));
 			break;
 		}
 		off += (size_t)n;
@@ -701,7 +753,7 @@ static void *ku_sender(void *arg)
 			if (ktls_key_update(d->s, 1)) {
 				snprintf(d->err, sizeof(d->err),
 					 "key update at %zu: %s", off,
-					 d->s->err);
+					 ktls_errmsg(d->s));
 				break;
 			}
 			d->updates++;
@@ -723,7 +775,7 @@ static void *ku_receiver(void *arg)
 
 		if (n <= 0) {
 			snprintf(d->err, sizeof(d->err), "recv at %zu: %zd %s",
-				 have, n, d->s->err);
+				 have, n, ktls_errmsg(d->s));
 			break;
 		}
 		have += (size_t)n;
@@ -748,11 +800,11 @@ static void keyupdate_two_threads_both_ways(void)
 	int i;
 
 	lib_pair(&srv, &cl);
-	KT_ASSERT_EQ(srv.s.version, TLS_1_3_VERSION);
-	d[0].s = &cl.s;
-	d[1].s = &srv.s;
-	d[2].s = &srv.s;
-	d[3].s = &cl.s;
+	KT_ASSERT_EQ(ktls_session_version(srv.s), TLS_1_3_VERSION);
+	d[0].s = cl.s;
+	d[1].s = srv.s;
+	d[2].s = srv.s;
+	d[3].s = cl.s;
 	for (i = 0; i < 4; i++)
 		KT_ASSERT_EQ(pthread_create(&thr[i], NULL, fn[i], &d[i]), 0);
 	for (i = 0; i < 4; i++)
@@ -763,43 +815,39 @@ static void keyupdate_two_threads_both_ways(void)
 	kt_diag("%d + %d KeyUpdates asked for, each answered by the other end's reader",
 		d[0].updates, d[2].updates);
 	KT_ASSERT(d[0].updates >= 8 && d[2].updates >= 8);
-	ktls_close(&srv.s);
-	ktls_close(&cl.s);
+	ktls_close(srv.s);
+	ktls_close(cl.s);
 }
 
 /* ---- secrets ---- */
 
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n--)
-		if (*b++)
-			return 0;
-	return 1;
-}
-
 static void run_secrets(int tls13)
 {
 	struct ktls_opts o = { .timeout_ms = 60000 };
-	struct ktls_session s;
+	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
+	unsigned char buf[64];
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, sv, 1, tls13, job_nop);
-	KT_ASSERT_OK(ktls_handshake(&s, our_ctx(0), c, 0, &o));
+	KT_ASSERT_OK(ktls_handshake(s, our_ctx(0), c, 0, &o));
 	peer_join(&p);
-	KT_ASSERT(s.tx_on && s.rx_on);
-	/* The kernel has the keys. */
-	KT_ASSERT(all_zero(&s.tx, sizeof(s.tx)));
-	KT_ASSERT(all_zero(&s.rx, sizeof(s.rx)));
+	KT_ASSERT(ktls_session_kernel(s, 1) && ktls_session_kernel(s, 0));
+	/* The kernel has the keys: the session gives none out ... */
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, 1, buf, sizeof(buf)),
+			ENOENT);
+	KT_ASSERT_ERRNO(ktls_session_crypto_info(s, 0, buf, sizeof(buf)),
+			ENOENT);
+	/* ... and holds none (libktls_peek.c looks at its memory). */
+	KT_ASSERT(kt_peek_keys_zero(s));
 	/* TLS 1.3 keeps the traffic secrets for KeyUpdate, 1.2 nothing. */
-	KT_ASSERT_EQ(all_zero(s.secret_c, sizeof(s.secret_c)), !tls13);
-	KT_ASSERT_EQ(all_zero(s.secret_s, sizeof(s.secret_s)), !tls13);
-	ktls_close(&s);
-	KT_ASSERT(all_zero(s.secret_c, sizeof(s.secret_c)));
-	KT_ASSERT(all_zero(s.secret_s, sizeof(s.secret_s)));
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 1), !tls13);
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 0), !tls13);
+	ktls_close(s);
+	KT_ASSERT(kt_peek_secret_zero(s, 1));
+	KT_ASSERT(kt_peek_secret_zero(s, 0));
+	ktls_session_free(s);
 }
 
 static void secrets_tls12_wiped_after_install(void)
@@ -812,6 +860,334 @@ static void secrets_tls13_kept_for_key_update_only(void)
 	run_secrets(1);
 }
 
+/* ---- KTLS_E_PENDING: a record that carries more than Finished ---- */
+
+/*
+ * TLS 1.2 server keys from the peer's master secret (RFC 5246 6.3, AES-
+ * 128-GCM: two 16-byte keys, then two 4-byte implicit IVs).
+ */
+static void server_write_keys(SSL *ssl, struct tr_keys *k)
+{
+	unsigned char ms[48], seed[13 + 64], block[40];
+	union kt_crypto_info ci = { 0 };
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[4];
+	size_t mslen;
+
+	KT_ASSERT(kctx);
+	mslen = SSL_SESSION_get_master_key(SSL_get_session(ssl), ms,
+					   sizeof(ms));
+	KT_ASSERT_EQ(mslen, 48);
+	memcpy(seed, "key expansion", 13);
+	KT_ASSERT_EQ(SSL_get_server_random(ssl, seed + 13, 32), 32);
+	KT_ASSERT_EQ(SSL_get_client_random(ssl, seed + 45, 32), 32);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						     (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET,
+						      ms, mslen);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED,
+						      seed, sizeof(seed));
+	params[3] = OSSL_PARAM_construct_end();
+	KT_ASSERT_EQ(EVP_KDF_derive(kctx, block, sizeof(block), params), 1);
+	ci.gcm128.info.version = TLS_1_2_VERSION;
+	ci.gcm128.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+	memcpy(ci.gcm128.key, block + 16, 16);
+	memcpy(ci.gcm128.salt, block + 36, 4);
+	tr_keys_from_info(k, &ci);
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+}
+
+struct pending_peer {
+	int fd;
+	SSL_CTX *ctx;
+	pthread_t thr;
+	int rewritten;
+	char err[256];
+};
+
+/*
+ * Write the server's records to the socket; the encrypted one after its
+ * ChangeCipherSpec (Finished) goes out re-sealed with a HelloRequest
+ * behind Finished in the same record.
+ */
+static int pending_flush(struct pending_peer *pp, SSL *ssl, BIO *wbio,
+			 unsigned char *out, size_t *have, int *seen_ccs)
+{
+	static unsigned char pt[TR_MAX_PT + 256], rec[TR_MAX_REC];
+	static const unsigned char hello_request[4] = { 0, 0, 0, 0 };
+	int n;
+
+	while ((n = BIO_read(wbio, out + *have, 65536 - (int)*have)) > 0)
+		*have += (size_t)n;
+	while (*have >= 5) {
+		size_t len = 5 + ((size_t)out[3] << 8 | out[4]);
+		const unsigned char *w = out;
+		size_t wlen = len;
+
+		if (*have < len)
+			break;
+		if (out[0] == 20) {
+			*seen_ccs = 1;
+		} else if (out[0] == 22 && *seen_ccs && !pp->rewritten) {
+			struct tr_keys k;
+			uint8_t type;
+			size_t ptlen;
+
+			server_write_keys(ssl, &k);
+			if (tr_open(&k, out, len, &type, pt, &ptlen) !=
+			    (ssize_t)len || type != 22 || pt[0] != 20) {
+				snprintf(pp->err, sizeof(pp->err),
+					 "peer: cannot open its Finished: %s",
+					 tr_error());
+				return -1;
+			}
+			memcpy(pt + ptlen, hello_request, 4);
+			k.seq = 0;
+			wlen = tr_seal(&k, 22, pt, ptlen + 4, rec);
+			w = rec;
+			pp->rewritten = 1;
+		}
+		kt_write_all(pp->fd, w, wlen);
+		memmove(out, out + len, *have - len);
+		*have -= len;
+	}
+	return 0;
+}
+
+static void *pending_peer_main(void *arg)
+{
+	struct pending_peer *pp = arg;
+	static unsigned char out[65536];
+	BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+	SSL *ssl = SSL_new(pp->ctx);
+	size_t have = 0;
+	int seen_ccs = 0, rc;
+	char buf[4096];
+
+	SSL_set_bio(ssl, rbio, wbio);
+	SSL_set_accept_state(ssl);
+	for (;;) {
+		ssize_t n;
+
+		ERR_clear_error();
+		rc = SSL_do_handshake(ssl);
+		if (pending_flush(pp, ssl, wbio, out, &have, &seen_ccs))
+			break;
+		if (rc == 1)
+			break;
+		if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ) {
+			snprintf(pp->err, sizeof(pp->err), "peer handshake: %s",
+				 ERR_reason_error_string(ERR_get_error()));
+			break;
+		}
+		n = read(pp->fd, buf, sizeof(buf));
+		if (n <= 0) {
+			snprintf(pp->err, sizeof(pp->err),
+				 "peer: read %zd before its Finished", n);
+			break;
+		}
+		BIO_write(rbio, buf, (int)n);
+	}
+	SSL_free(ssl);
+	return NULL;
+}
+
+/*
+ * The peer server puts a HelloRequest behind its Finished, in the same
+ * record: OpenSSL completes the handshake with 4 bytes still in its
+ * record buffer, which the kernel would never see, so the handover is
+ * refused with KTLS_E_PENDING and nothing goes to the kernel.
+ */
+static void err_pending(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	struct pending_peer pp = { 0 };
+	struct timeval tv = { 60, 0 };
+	int c, sv;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	setsockopt(sv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pp.fd = sv;
+	pp.ctx = peer_ctx(1, 0, NULL);
+	KT_ASSERT(SSL_CTX_set_cipher_list(pp.ctx,
+					  "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	KT_ASSERT_EQ(pthread_create(&pp.thr, NULL, pending_peer_main, &pp),
+		     0);
+	KT_ASSERT_EQ(ktls_handshake(s, our_ctx(0), c, 0, &o), -1);
+	pthread_join(pp.thr, NULL);
+	if (pp.err[0])
+		KT_FAIL("%s", pp.err);
+	KT_ASSERT(pp.rewritten);
+	expect_code(s, KTLS_E_PENDING);
+	/* What is held: no application data, a record's unprocessed rest. */
+	if (strstr(ktls_errmsg(s), " 0 ") ||
+	    !strstr(ktls_errmsg(s), "unprocessed"))
+		KT_FAIL("the message does not say what OpenSSL holds: %s",
+			ktls_errmsg(s));
+	KT_ASSERT(!ktls_session_kernel(s, 1) && !ktls_session_kernel(s, 0));
+	/* No ULP went on the socket. */
+	{
+		char ulp[16] = "";
+		socklen_t len = sizeof(ulp);
+
+		KT_ASSERT_OK(getsockopt(c, SOL_TCP, TCP_ULP, ulp, &len));
+		KT_ASSERT_EQ(ulp[0], 0);
+	}
+	ktls_session_free(s);
+	close(c);
+	close(sv);
+}
+
+/* ---- KTLS_E_NOMEM: OpenSSL's allocator fails ---- */
+
+static int nomem_armed, nomem_hooked;
+
+static void *nomem_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (__atomic_load_n(&nomem_armed, __ATOMIC_SEQ_CST))
+		return NULL;
+	return malloc(n);
+}
+
+static void *nomem_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (__atomic_load_n(&nomem_armed, __ATOMIC_SEQ_CST))
+		return NULL;
+	return realloc(p, n);
+}
+
+static void nomem_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+/*
+ * Every OpenSSL allocation fails while armed: the handshake cannot start
+ * (SSL_new) and says KTLS_E_NOMEM; disarmed, the same context and a new
+ * session work.
+ */
+static void err_nomem(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_session *s = ktls_session_new();
+	SSL_CTX *ctx = our_ctx(0);
+	struct peer p = { 0 };
+	int c, sv;
+
+	if (!nomem_hooked)
+		KT_FAIL("CRYPTO_set_mem_functions was refused in main()");
+	KT_ASSERT(s);
+	kt_tcp_pair(AF_INET, &c, &sv);
+	__atomic_store_n(&nomem_armed, 1, __ATOMIC_SEQ_CST);
+	KT_ASSERT_EQ(ktls_handshake_start(s, ctx, c, 0, &o), -1);
+	__atomic_store_n(&nomem_armed, 0, __ATOMIC_SEQ_CST);
+	expect_code(s, KTLS_E_NOMEM);
+	KT_ASSERT_EQ(ktls_handshake_step(s), KTLS_STEP_ERROR);
+	expect_code(s, KTLS_E_INVALID);
+	ktls_session_free(s);
+	/* Nothing was left half set up. */
+	s = ktls_session_new();
+	peer_start(&p, sv, 1, 1, job_nop);
+	if (ktls_handshake(s, ctx, c, 0, &o))
+		KT_FAIL("after the allocator came back: %s", ktls_errmsg(s));
+	peer_join(&p);
+	KT_ASSERT(ktls_session_kernel(s, 1) && ktls_session_kernel(s, 0));
+	ktls_close(s);
+	ktls_session_free(s);
+	SSL_CTX_free(ctx);
+}
+
+/* ---- KTLS_E_LOCKDOWN: ktls_probe under kernel lockdown ---- */
+
+/*
+ * In a mount namespace of this case's own, a tmpfs over securityfs holds
+ * a lockdown file as the kernel writes it.  With "confidentiality"
+ * selected and no such ULP, ktls_probe says lockdown; with "[none]" it
+ * says the ULP is missing; a ULP that works is fine either way.
+ */
+static void probe_lockdown(const char *line, const char *ulp, int want)
+{
+	char msg[KTLS_ERR_LEN];
+	FILE *f = fopen("/sys/kernel/security/lockdown", "w");
+	int rc;
+
+	KT_ASSERT(f);
+	KT_ASSERT(fputs(line, f) >= 0);
+	KT_ASSERT_OK(fclose(f));
+	rc = ktls_probe(ulp, 0, 0, msg, sizeof(msg));
+	kt_diag("lockdown \"%.*s\", ulp %s: %s: %s", (int)strcspn(line, "\n"),
+		line, ulp ? ulp : "(default)", ktls_error_name(rc), msg);
+	KT_ASSERT_EQ(rc, want);
+	if (want == KTLS_E_LOCKDOWN)
+		KT_ASSERT(strstr(msg, "\"confidentiality\"") &&
+			  strstr(msg, "not registered") && strstr(msg, "MOK"));
+}
+
+static void err_lockdown(void)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/security", &st))
+		KT_FAIL("no /sys/kernel/security (CONFIG_SECURITYFS) to mount over: %s",
+			strerror(errno));
+	KT_ASSERT_OK(unshare(CLONE_NEWNS));
+	KT_ASSERT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	KT_ASSERT_OK(mount("ktls-test", "/sys/kernel/security", "tmpfs", 0,
+			   "size=64k"));
+	probe_lockdown("none integrity [confidentiality]\n", "ktls-none",
+		       KTLS_E_LOCKDOWN);
+	probe_lockdown("[none] integrity confidentiality\n", "ktls-none",
+		       KTLS_E_NO_ULP);
+	probe_lockdown("none [integrity] confidentiality\n", NULL, KTLS_OK);
+}
+
+/* ---- KTLS_E_KEY_UPDATE: a kernel without TLS 1.3 rekey ---- */
+
+/*
+ * Debian's in-tree tls.ko (6.1, 6.12) takes TLS 1.3 keys once and
+ * refuses a second TLS_TX/TLS_RX with EBUSY.  Our KeyUpdate goes out,
+ * the new TX key does not: KTLS_E_KEY_UPDATE; the peer's ktls_recv()
+ * reads that KeyUpdate, its new RX key does not go in either.  ktls is
+ * loaded again at the end (the case runs last).
+ */
+static void err_key_update_refused_by_kernel(void)
+{
+	struct lib_end srv = { .o.ulp = "tls" }, cl = { .o.ulp = "tls" };
+	char buf[64];
+	int rc;
+
+	if (kt_module_loaded("ktls"))
+		KT_ASSERT_EQ(kt_module_unload("ktls"), 0);
+	rc = kt_intree_load();
+	if (rc) {
+		kt_need_ktls();
+		KT_SKIP("in-tree tls.ko does not load: %s", strerror(-rc));
+	}
+	lib_pair(&srv, &cl);
+	KT_ASSERT_EQ(ktls_session_version(cl.s), TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_key_update(cl.s, 0), -1);
+	expect_code(cl.s, KTLS_E_KEY_UPDATE);
+	KT_ASSERT(strstr(ktls_errmsg(cl.s), "TLS_TX"));
+	KT_ASSERT_EQ(ktls_recv(srv.s, buf, sizeof(buf)), -1);
+	expect_code(srv.s, KTLS_E_KEY_UPDATE);
+	KT_ASSERT(strstr(ktls_errmsg(srv.s), "TLS_RX"));
+	ktls_close(srv.s);
+	ktls_close(cl.s);
+	ktls_session_free(srv.s);
+	ktls_session_free(cl.s);
+	KT_ASSERT_EQ(kt_module_unload("tls"), 0);
+	kt_need_ktls();
+}
+
 int main(void)
 {
 	static const struct kt_case cases[] = {
@@ -821,6 +1197,7 @@ int main(void)
 		KT_CASE(err_ulp_taken),
 		KT_CASE(err_handshake),
 		KT_CASE(err_peer_alert),
+		KT_CASE(err_cipher_from_handshake),
 		KT_CASE(err_timeout),
 		KT_CASE(err_peer_closed),
 		KT_CASE(err_after_handover),
@@ -830,9 +1207,28 @@ int main(void)
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
 		KT_CASE(secrets_tls12_wiped_after_install),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),
+		KT_CASE(err_pending),
+		KT_CASE(err_nomem),
+		KT_CASE(err_lockdown),
+		/* Last: it swaps ktls for in-tree tls.ko and back. */
+		KT_CASE(err_key_update_refused_by_kernel),
+	};
+	/* Cases that need no kernel module (KTLS_LIBKTLS_HOST=1). */
+	static const struct kt_case host_cases[] = {
+		KT_CASE(err_handshake),
+		KT_CASE(err_cipher_from_handshake),
+		KT_CASE(err_timeout),
+		KT_CASE(err_peer_closed),
+		KT_CASE(err_pending),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Before OpenSSL allocates anything, or it refuses. */
+	nomem_hooked = CRYPTO_set_mem_functions(nomem_malloc, nomem_realloc,
+						nomem_free);
+	if (getenv("KTLS_LIBKTLS_HOST"))
+		return kt_run("libktls-api-host", host_cases,
+			      sizeof(host_cases) / sizeof(host_cases[0]));
 	kt_need_ktls();
 	return kt_run("libktls-api", cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -541,22 +541,22 @@ static void echo_one(struct ktls_session *s, int server, int i, char *why,
 		r = ktls_recv(s, got, sizeof(got));
 		if (r != len || memcmp(got, msg, len)) {
 			snprintf(why, whylen, "server %d got %zd bytes: %s", i,
-				 r, r < 0 ? s->err : "wrong");
+				 r, r < 0 ? ktls_errmsg(s) : "wrong");
 			return;
 		}
-		if (write(s->fd, got, r) != r)
+		if (write(ktls_session_fd(s), got, r) != r)
 			snprintf(why, whylen, "server write: %s",
 				 strerror(errno));
 		return;
 	}
-	if (write(s->fd, msg, len) != len) {
+	if (write(ktls_session_fd(s), msg, len) != len) {
 		snprintf(why, whylen, "client write: %s", strerror(errno));
 		return;
 	}
 	r = ktls_recv(s, got, sizeof(got));
 	if (r != len || memcmp(got, msg, len))
 		snprintf(why, whylen, "client %d got %zd bytes back: %s", i, r,
-			 r < 0 ? s->err : "wrong");
+			 r < 0 ? ktls_errmsg(s) : "wrong");
 }
 
 static void *conn_server(void *arg)
@@ -566,29 +566,31 @@ static void *conn_server(void *arg)
 	int i;
 
 	for (i = 0; i < cs->n && !cs->why[0]; i++) {
-		struct ktls_session s;
+		struct ktls_session *s = ktls_session_new();
 		int fd = accept(cs->listen_fd, NULL, NULL);
 
-		if (fd < 0) {
+		if (fd < 0 || !s) {
 			snprintf(cs->why, sizeof(cs->why), "accept: %s",
 				 strerror(errno));
+			ktls_session_free(s);
 			break;
 		}
-		memset(&s, 0, sizeof(s));
-		if (ktls_handshake(&s, cs->ctx, fd, 1, &o)) {
+		if (ktls_handshake(s, cs->ctx, fd, 1, &o)) {
 			snprintf(cs->why, sizeof(cs->why), "server %d: %s", i,
-				 s.err);
+				 ktls_errmsg(s));
+			ktls_session_free(s);
 			close(fd);
 			break;
 		}
-		echo_one(&s, 1, i, cs->why, sizeof(cs->why));
+		echo_one(s, 1, i, cs->why, sizeof(cs->why));
 		/* Some vanish without close_notify, keys still in place. */
 		if (i % 5 == 4) {
-			ktls_wipe(&s);
+			ktls_wipe(s);
 			close(fd);
 		} else {
-			ktls_close(&s);
+			ktls_close(s);
 		}
+		ktls_session_free(s);
 	}
 	return NULL;
 }
@@ -624,26 +626,29 @@ static void short_connections(void)
 	KT_ASSERT(SSL_CTX_set_max_proto_version(cctx[1], TLS1_2_VERSION));
 	KT_ASSERT_EQ(pthread_create(&th, NULL, conn_server, &cs), 0);
 	for (i = 0; i < n && !why[0] && !cs.why[0]; i++) {
-		struct ktls_session s;
+		struct ktls_session *s = ktls_session_new();
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-		KT_ASSERT(fd >= 0);
+		KT_ASSERT(fd >= 0 && s);
 		set_timeouts(fd, 20);
 		KT_ASSERT_OK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)));
-		memset(&s, 0, sizeof(s));
-		if (ktls_handshake(&s, cctx[i % 2], fd, 0, &o)) {
-			snprintf(why, sizeof(why), "client %d: %s", i, s.err);
+		if (ktls_handshake(s, cctx[i % 2], fd, 0, &o)) {
+			snprintf(why, sizeof(why), "client %d: %s", i,
+				 ktls_errmsg(s));
+			ktls_session_free(s);
 			close(fd);
 			break;
 		}
-		if (!s.tx_on || !s.rx_on) {
+		if (!ktls_session_kernel(s, 1) || !ktls_session_kernel(s, 0)) {
 			snprintf(why, sizeof(why), "client %d: keys not installed",
 				 i);
+			ktls_session_free(s);
 			close(fd);
 			break;
 		}
-		echo_one(&s, 0, i, why, sizeof(why));
-		ktls_close(&s);
+		echo_one(s, 0, i, why, sizeof(why));
+		ktls_close(s);
+		ktls_session_free(s);
 	}
 	if (why[0] || cs.why[0])
 		shutdown(cs.listen_fd, SHUT_RDWR);

@@ -282,13 +282,18 @@ int ktls_derive(struct ktls_session *s, SSL *ssl)
 		return -1;
 	}
 	nid = SSL_CIPHER_get_cipher_nid(c);
-	for (i = 0; i < N_SUITES; i++)
-		if (kl_suites[i].nid == nid)
-			su = &kl_suites[i];
 	s->suite = SSL_CIPHER_get_name(c);
+	/*
+	 * CCM_8 suites share NID_aes_128_ccm with CCM but use an 8-byte tag;
+	 * the kernel's AES-CCM-128 has a 16-byte one.
+	 */
+	if (!strstr(s->suite, "CCM8") && !strstr(s->suite, "CCM_8"))
+		for (i = 0; i < N_SUITES; i++)
+			if (kl_suites[i].nid == nid)
+				su = &kl_suites[i];
 	if (!su) {
 		snprintf(s->err, sizeof(s->err),
-			 "kernel TLS cannot carry suite %s: only AES-GCM, AES-CCM and ChaCha20-Poly1305 are offered",
+			 "kernel TLS cannot carry suite %s: only AES-GCM, AES-CCM (16-byte tag) and ChaCha20-Poly1305 are offered",
 			 s->suite);
 		return -1;
 	}

@@ -346,9 +346,17 @@ static int kl_finish(struct ktls_session *s)
 	if (SSL_has_pending(ssl) || BIO_wpending(SSL_get_wbio(ssl)) ||
 	    BIO_pending(SSL_get_rbio(ssl))) {
 		s->code = KTLS_E_PENDING;
-		snprintf(s->err, sizeof(s->err),
-			 "after the handshake OpenSSL holds %d unread bytes; the kernel cannot take them over",
-			 SSL_pending(ssl));
+		/* SSL_pending() counts decrypted application data only. */
+		if (SSL_pending(ssl) > 0)
+			snprintf(s->err, sizeof(s->err),
+				 "after the handshake OpenSSL holds %d bytes of application data; the kernel cannot take them over",
+				 SSL_pending(ssl));
+		else if (BIO_wpending(SSL_get_wbio(ssl)))
+			snprintf(s->err, sizeof(s->err),
+				 "after the handshake OpenSSL holds unsent bytes; the kernel cannot take them over");
+		else
+			snprintf(s->err, sizeof(s->err),
+				 "after the handshake OpenSSL holds unprocessed bytes (a record that carried more than the peer's Finished); the kernel cannot take them over");
 		return -1;
 	}
 	kl_trace_summary(s, ssl);

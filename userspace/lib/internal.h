@@ -3,9 +3,60 @@
 #ifndef KTLS_LIB_INTERNAL_H
 #define KTLS_LIB_INTERNAL_H
 
+#include <pthread.h>
 #include <ktls.h>
 
 #define KL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* One direction's keys in the UAPI layout (tls12_crypto_info_*). */
+union ktls_crypto_info {
+	struct tls_crypto_info info;
+	struct tls12_crypto_info_aes_gcm_128 gcm128;
+	struct tls12_crypto_info_aes_gcm_256 gcm256;
+	struct tls12_crypto_info_aes_ccm_128 ccm128;
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+	unsigned char raw[64];
+};
+
+struct ktls_hs_state;
+
+/*
+ * Private since API 0.2 (ktls.h declares it only): programs use the
+ * accessors, so fields can change without breaking them.
+ */
+struct ktls_session {
+	int fd;
+	int server;
+	uint16_t version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
+	uint16_t cipher;		/* TLS_CIPHER_* */
+	const char *suite;		/* OpenSSL's suite name */
+	size_t info_len;		/* bytes of tx/rx that setsockopt takes */
+	union ktls_crypto_info tx, rx;
+	int tx_on, rx_on;		/* installed in the kernel */
+	int peer_closed;		/* close_notify seen */
+	uint16_t max_payload;		/* negotiated max_fragment_length; 0 */
+	SSL *ssl;			/* only with KTLS_F_KEEP_SSL */
+	/* Post-handshake messages may span records or the caller's buffer. */
+	unsigned char *hs;
+	size_t hs_len, hs_cap;
+	const struct ktls_opts *opts;
+	/* TLS 1.3 application traffic secrets, from the keylog callback. */
+	unsigned char secret_c[64], secret_s[64];
+	size_t secret_len;
+	int code;			/* enum ktls_error of the last failure */
+	/*
+	 * Records OpenSSL sent/received under the application traffic keys
+	 * before the handover (its msg callback counts them): the kernel's
+	 * first rec_seq in each direction.
+	 */
+	uint64_t rec_tx, rec_rx;
+	int fallback;			/* userspace TLS: ssl carries the data */
+	char fallback_reason[KTLS_ERR_LEN];
+	struct ktls_hs_state *hstate;	/* a handshake in progress */
+	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
+	pthread_mutex_t tx_lock;
+	char err[KTLS_ERR_LEN];
+};
 
 /* Format into buf; append OpenSSL's queued reasons (and clear them). */
 void kl_err_ssl(char *buf, size_t len, const char *fmt, ...) KL_PRINTF(3, 4);

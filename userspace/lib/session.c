@@ -3,7 +3,9 @@
  * The session through functions: programs that use only these (and
  * ktls_session_new/free) keep working when struct ktls_session changes.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -69,4 +71,32 @@ uint64_t ktls_session_first_seq(const struct ktls_session *s, int tx)
 const char *ktls_errmsg(const struct ktls_session *s)
 {
 	return s->err;
+}
+
+const char *ktls_session_suite(const struct ktls_session *s)
+{
+	return s->suite;
+}
+
+uint16_t ktls_session_max_payload(const struct ktls_session *s)
+{
+	return s->max_payload;
+}
+
+ssize_t ktls_session_crypto_info(const struct ktls_session *s, int tx,
+				 void *buf, size_t len)
+{
+	const union ktls_crypto_info *ci = tx ? &s->tx : &s->rx;
+
+	/* Installed or wiped keys are zeroed, version included. */
+	if (!s->info_len || !ci->info.version) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (len < s->info_len) {
+		errno = ERANGE;
+		return -1;
+	}
+	memcpy(buf, ci, s->info_len);
+	return (ssize_t)s->info_len;
 }

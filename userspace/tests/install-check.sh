@@ -16,7 +16,7 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 echo "KTAP version 1"
 echo "# suite: libktls-install"
-echo "1..8"
+echo "1..11"
 make -s -C "$REPO" install WITH_MODULE=0 DESTDIR="$D/root" PREFIX=/usr \
 	LIBDIR=/usr/lib >"$D/install.log" 2>&1 || { cat "$D/install.log"; exit 1; }
 L=$D/root/usr/lib
@@ -39,9 +39,13 @@ int main(void)
 {
 	char err[KTLS_ERR_LEN];
 	SSL_CTX *ctx = ktls_ctx_new(1, NULL, NULL, err, sizeof(err));
+	struct ktls_session *s = ktls_session_new();
+	int bad = !ctx || !s || KTLS_VERSION_MAJOR != 0 ||
+		  ktls_session_fd(s) != -1 || ktls_errmsg(s)[0];
 
 	puts(ktls_error_name(KTLS_E_NO_ULP));
-	return !ctx || KTLS_VERSION_MAJOR != 0;
+	ktls_session_free(s);
+	return bad;
 }
 C
 cp "$D/use.c" "$D/use.cc"
@@ -56,6 +60,18 @@ check cxx_links_shared sh -c "c++ -Wall -Wextra -Werror -o '$D/usexx' '$D/use.cc
 # shellcheck disable=SC2086
 check static_links sh -c "cc -static -o '$D/uses' '$D/use.c' \$(pkg-config --cflags --static --libs ktls | sed 's/-lktls/-l:libktls.a/') -ldl 2>/dev/null &&
 	'$D/uses' >/dev/null"
+# The session is opaque: code that needs its size does not compile.
+printf '#include <ktls.h>\nint main(void) { struct ktls_session s; (void)s; return 0; }\n' >"$D/opaque.c"
+# shellcheck disable=SC2086
+check session_is_opaque sh -c "! cc -c -o '$D/opaque.o' '$D/opaque.c' $flags 2>'$D/opaque.err' &&
+	grep -q 'storage size' '$D/opaque.err'"
+# The installed file is libktls.so.MAJOR.MINOR of the installed header.
+maj=$(sed -n 's/^#define KTLS_VERSION_MAJOR[[:space:]]*//p' "$D/root/usr/include/ktls.h")
+min=$(sed -n 's/^#define KTLS_VERSION_MINOR[[:space:]]*//p' "$D/root/usr/include/ktls.h")
+check so_version_is_header_version sh -c "test -f '$L/libktls.so.$maj.$min' &&
+	test \"\$(readlink '$L/libktls.so.0')\" = libktls.so.$maj.$min &&
+	test \$(ls '$L' | grep -c '^libktls.so.0.') = 1"
 check tools_use_system_openssl sh -c "ldd '$D/root/usr/bin/ktls-get' | grep -q 'libssl.so.3 => /'"
-check man_ktls_handshake sh -c "MANPATH='$D/root/usr/share/man' man 3 ktls_handshake_step 2>/dev/null | grep -q KTLS_STEP_WANT_READ"
+check man_ktls_handshake sh -c "MANPATH='$D/root/usr/share/man' man 3 ktls_handshake 2>/dev/null | grep -q KTLS_STEP_WANT_READ"
+check man_ktls_session_new sh -c "MANPATH='$D/root/usr/share/man' man 3 ktls_session_crypto_info 2>/dev/null | grep -q ENOENT"
 exit $failed

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 	char err[KTLS_ERR_LEN], *buf, *body, req[2600];
 	long long clen = -1, got = 0;
 	int opt, ver = 0, fd, ofd, status, rc = 1, insecure = 0;
-	struct ktls_session s;
+	struct ktls_session *s;
 	size_t have = 0, hl = 0;
 	SSL_CTX *ctx;
 	struct url u;
@@ -244,22 +244,28 @@ int main(int argc, char **argv)
 	fd = connect_to(&u, o.trace);
 	if (fd < 0)
 		goto out_ctx;
-	t0 = now_s();
-	if (ktls_handshake(&s, ctx, fd, 0, &o)) {
-		fprintf(stderr, "ktls-get: %s\n", s.err);
-		if (insecure == 0 && ktls_error(&s) == KTLS_E_HANDSHAKE &&
-		    strstr(s.err, "not trusted"))
-			fprintf(stderr, "ktls-get: (--ca FILE to trust its CA, --insecure to skip the check)\n");
+	s = ktls_session_new();
+	if (!s) {
+		fprintf(stderr, "ktls-get: out of memory\n");
 		close(fd);
 		goto out_ctx;
 	}
-	if (ktls_fallback_reason(&s))
+	t0 = now_s();
+	if (ktls_handshake(s, ctx, fd, 0, &o)) {
+		fprintf(stderr, "ktls-get: %s\n", ktls_errmsg(s));
+		if (insecure == 0 && ktls_error(s) == KTLS_E_HANDSHAKE &&
+		    strstr(ktls_errmsg(s), "not trusted"))
+			fprintf(stderr, "ktls-get: (--ca FILE to trust its CA, --insecure to skip the check)\n");
+		close(fd);
+		goto out_session;
+	}
+	if (ktls_fallback_reason(s))
 		fprintf(stderr, "ktls-get: kernel TLS unavailable, userspace TLS instead: %s\n",
-			ktls_fallback_reason(&s));
+			ktls_fallback_reason(s));
 	snprintf(req, sizeof(req),
 		 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ktls-get\r\n"
 		 "Connection: close\r\n\r\n", u.path, u.host);
-	if (ktls_send(&s, req, strlen(req)) != (ssize_t)strlen(req)) {
+	if (ktls_send(s, req, strlen(req)) != (ssize_t)strlen(req)) {
 		perror("ktls-get: sending the request");
 		goto out_close;
 	}
@@ -268,12 +274,13 @@ int main(int argc, char **argv)
 		goto out_close;
 	/* The response head. */
 	while (!hl) {
-		ssize_t n = ktls_recv(&s, buf + have, BUF_SIZE - have - 1);
+		ssize_t n = ktls_recv(s, buf + have, BUF_SIZE - have - 1);
 		char *e;
 
 		if (n <= 0) {
 			fprintf(stderr, "ktls-get: reading the response: %s\n",
-				n ? (s.err[0] ? s.err : strerror(errno)) :
+				n ? (*ktls_errmsg(s) ? ktls_errmsg(s) :
+				     strerror(errno)) :
 				"connection closed");
 			goto out_buf;
 		}
@@ -305,13 +312,14 @@ int main(int argc, char **argv)
 	if (write_all(ofd, buf + hl, got))
 		goto write_fail;
 	while (clen < 0 || got < clen) {
-		ssize_t n = ktls_recv(&s, buf, BUF_SIZE);
+		ssize_t n = ktls_recv(s, buf, BUF_SIZE);
 
 		if (n == 0)
 			break;
 		if (n < 0) {
 			fprintf(stderr, "ktls-get: after %lld bytes: %s\n",
-				got, s.err[0] ? s.err : strerror(errno));
+				got, *ktls_errmsg(s) ? ktls_errmsg(s) :
+				strerror(errno));
 			goto out_file;
 		}
 		if (write_all(ofd, buf, n))
@@ -321,19 +329,20 @@ int main(int argc, char **argv)
 	if (clen >= 0 && got != clen) {
 		fprintf(stderr, "ktls-get: short body: %lld of %lld bytes\n",
 			got, clen);
-	} else if (clen < 0 && !s.peer_closed) {
+	} else if (clen < 0 && !ktls_session_peer_closed(s)) {
 		fprintf(stderr, "ktls-get: no Content-Length and the connection ended without close_notify: %lld bytes, possibly truncated\n",
 			got);
 	} else {
 		double dt = now_s() - t0;
+		SSL *ssl = ktls_fallback_reason(s) ? ktls_session_ssl(s) : NULL;
 
 		printf("%s: %lld bytes in %.2f s, %.1f MB/s (%s %s, %s)\n",
 		       out, got, dt, dt > 0 ? got / dt / 1e6 : 0.0,
-		       s.fallback ? SSL_get_version(s.ssl) :
-		       ktls_version_name(s.version),
-		       s.fallback ? SSL_get_cipher_name(s.ssl) :
-		       ktls_cipher_name(s.cipher),
-		       s.fallback ? "userspace TLS fallback" : "kernel TLS RX");
+		       ssl ? SSL_get_version(ssl) :
+		       ktls_version_name(ktls_session_version(s)),
+		       ssl ? SSL_get_cipher_name(ssl) :
+		       ktls_cipher_name(ktls_session_cipher(s)),
+		       ssl ? "userspace TLS fallback" : "kernel TLS RX");
 		rc = 0;
 	}
 	goto out_file;
@@ -344,7 +353,9 @@ out_file:
 out_buf:
 	free(buf);
 out_close:
-	ktls_close(&s);
+	ktls_close(s);
+out_session:
+	ktls_session_free(s);
 out_ctx:
 	SSL_CTX_free(ctx);
 	if (o.keylog)

@@ -43,12 +43,14 @@ double conn_now_ms(void)
 
 const char *conn_tls_version(const struct conn *c)
 {
-	return c->s.version ? ktls_version_name(c->s.version) : "-";
+	return c->s && ktls_session_version(c->s) ?
+	       ktls_version_name(ktls_session_version(c->s)) : "-";
 }
 
 const char *conn_tls_cipher(const struct conn *c)
 {
-	return c->s.cipher ? ktls_cipher_name(c->s.cipher) : "-";
+	return c->s && ktls_session_cipher(c->s) ?
+	       ktls_cipher_name(ktls_session_cipher(c->s)) : "-";
 }
 
 int conn_idle(const struct conn *c)
@@ -134,7 +136,7 @@ static void linger_read(struct conn *c)
 	char scratch[16384];
 
 	while (!c->read_dead) {
-		int had_notify = c->s.peer_closed;
+		int had_notify = ktls_session_peer_closed(c->s);
 		ssize_t n;
 
 		if (c->raw_drain)
@@ -150,7 +152,8 @@ static void linger_read(struct conn *c)
 			c->raw_drain = 1;	/* OpenSSL is done: raw bytes */
 			continue;
 		}
-		if (n == 0 && c->kernel && c->s.peer_closed && !had_notify)
+		if (n == 0 && c->kernel && ktls_session_peer_closed(c->s) &&
+		    !had_notify)
 			continue;		/* close_notify; EOF next */
 		if (n == 0) {
 			close_now(c);	/* EOF: nothing can be left unread */
@@ -417,8 +420,8 @@ static int read_more(struct conn *c)
 		}
 		if (errno == EAGAIN)
 			return 0;
-		if (c->s.err[0] && cfg.trace)
-			log_msg("[%s] %s", c->tag, c->s.err);
+		if (*ktls_errmsg(c->s) && cfg.trace)
+			log_msg("[%s] %s", c->tag, ktls_errmsg(c->s));
 		return -1;
 	}
 	return 0;
@@ -474,7 +477,7 @@ static void finish_response(struct conn *c, const char *note)
 static int rekey_due(const struct conn *c)
 {
 	return cfg.rekey_bytes > 0 && c->kernel &&
-	       c->s.version == TLS_1_3_VERSION &&
+	       ktls_session_version(c->s) == TLS_1_3_VERSION &&
 	       c->since_rekey >= cfg.rekey_bytes;
 }
 
@@ -499,16 +502,17 @@ static void send_progress(struct conn *c)
 		ssize_t n;
 
 		if (rekey_due(c)) {
-			if (ktls_key_update(&c->s, 0)) {
+			if (ktls_key_update(c->s, 0)) {
 				if (errno == EAGAIN)
 					goto wait;
-				log_msg("%s: %s", c->peer_host, c->s.err);
+				log_msg("%s: %s", c->peer_host,
+					ktls_errmsg(c->s));
 				goto gone;
 			}
 			c->since_rekey = 0;
 		}
 		if (cfg.rekey_bytes > 0 && c->kernel &&
-		    c->s.version == TLS_1_3_VERSION &&
+		    ktls_session_version(c->s) == TLS_1_3_VERSION &&
 		    (long long)chunk > cfg.rekey_bytes - c->since_rekey)
 			chunk = (size_t)(cfg.rekey_bytes - c->since_rekey);
 		n = tls_send_file(c, chunk);
@@ -565,7 +569,7 @@ void conn_on_event(struct conn *c, unsigned int events)
 			loop_watch(c, EPOLLOUT);
 		} else if (rc == TLS_FAILED) {
 			log_limited(key_handshake, "%s: %s", c->peer_host,
-				    c->s.err);
+				    ktls_errmsg(c->s));
 			close_now(c);
 		} else {
 			c->state = CS_HEAD;

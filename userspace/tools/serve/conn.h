@@ -35,8 +35,8 @@ struct conn {
 	unsigned long id;
 	char tag[32];
 	struct ktls_opts opts;
-	struct ktls_session s;
-	SSL *ssl;			/* handshake; all I/O when !kernel */
+	struct ktls_session *s;		/* NULL once closed */
+	SSL *ssl;			/* the session's, when !kernel */
 	int kernel;			/* TX and RX records in the kernel */
 	int want_write;			/* userspace TLS: SSL wants EPOLLOUT */
 	/* request bytes read, not yet parsed */

@@ -105,8 +105,16 @@ int tls_start(struct conn *c)
 		.flags = cfg.require_ktls ? 0 : KTLS_F_FALLBACK,
 	};
 	c->ssl = NULL;
+	c->s = ktls_session_new();
+	if (!c->s)
+		return -1;
 	/* libktls steps the handshake and counts the records (tickets). */
-	return ktls_handshake_start(&c->s, serve_ctx, c->fd, 1, &c->opts);
+	if (ktls_handshake_start(c->s, serve_ctx, c->fd, 1, &c->opts)) {
+		ktls_session_free(c->s);
+		c->s = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* An install failure the kernel side caused, not the peer. */
@@ -121,22 +129,22 @@ static int kernel_refused(const struct ktls_session *s)
 int tls_handshake_step(struct conn *c)
 {
 	const char *why;
-	int rc = ktls_handshake_step(&c->s);
+	int rc = ktls_handshake_step(c->s);
 
 	if (rc == KTLS_STEP_WANT_READ)
 		return TLS_WANT_READ;
 	if (rc == KTLS_STEP_WANT_WRITE)
 		return TLS_WANT_WRITE;
 	if (rc != KTLS_STEP_DONE) {
-		if (cfg.require_ktls && kernel_refused(&c->s))
-			log_cause("refused (--require-ktls)", c->s.err);
+		if (cfg.require_ktls && kernel_refused(c->s))
+			log_cause("refused (--require-ktls)", ktls_errmsg(c->s));
 		return TLS_FAILED;
 	}
-	why = ktls_fallback_reason(&c->s);
+	why = ktls_fallback_reason(c->s);
 	if (why) {
 		log_cause("fallback to userspace TLS", why);
-		c->ssl = c->s.ssl;
-		c->s.ssl = NULL;
+		/* Still the session's: tls_free() frees it with it. */
+		c->ssl = ktls_session_ssl(c->s);
 		c->kernel = 0;
 		c->ubuf = malloc(UBUF_SIZE);
 		atomic_fetch_add(&n_userspace, 1);
@@ -180,7 +188,7 @@ ssize_t tls_read(struct conn *c, void *buf, size_t len)
 	int ok;
 
 	if (c->kernel)
-		return ktls_recv(&c->s, buf, len);
+		return ktls_recv(c->s, buf, len);
 	ERR_clear_error();
 	errno = 0;
 	ok = SSL_read_ex(c->ssl, buf, len, &n);
@@ -232,7 +240,8 @@ int tls_close_notify(struct conn *c)
 	int rc;
 
 	if (c->kernel) {
-		if (!c->s.tx_on || !ktls_send_alert(&c->s, 1, 0))
+		if (!ktls_session_kernel(c->s, 1) ||
+		    !ktls_send_alert(c->s, 1, 0))
 			return 0;
 		return errno == EAGAIN ? 1 : -1;
 	}
@@ -247,14 +256,11 @@ int tls_close_notify(struct conn *c)
 
 void tls_free(struct conn *c)
 {
-	/* A handshake in progress: libktls holds its SSL. */
-	if (c->s.hstate)
-		ktls_handshake_abort(&c->s);
-	if (c->ssl) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	ktls_wipe(&c->s);
+	/* A handshake in progress is aborted; the SSL of a userspace
+	 * connection goes with the session. */
+	ktls_session_free(c->s);
+	c->s = NULL;
+	c->ssl = NULL;
 	free(c->ubuf);
 	c->ubuf = NULL;
 }
