@@ -669,29 +669,20 @@ static void job_fallback(struct peer *p)
 	p->len = got;
 }
 
-static void fallback_without_ulp(void)
+/* A session in fallback carries recv, send and sendfile through OpenSSL. */
+static void fallback_transfer(struct ktls_session *s, struct peer *p)
 {
-	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 60000,
-			       .flags = KTLS_F_FALLBACK };
 	unsigned char *want = malloc(FB_BIG), *got = malloc(FB_BIG);
 	char path[] = "/tmp/ktls-fallback-XXXXXX";
-	struct ktls_session *s = ktls_session_new();
-	struct peer p = { 0 };
 	size_t have = 0;
 	off_t off = 0;
-	int c, sv, fd;
+	int fd;
 
-	kt_tcp_pair(AF_INET, &c, &sv);
-	peer_start(&p, sv, 1, 1, job_fallback);
-	if (ktls_handshake(s, our_ctx(0), c, 0, &o))
-		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s",
-			ktls_errmsg(s));
+	KT_ASSERT(want && got);
 	KT_ASSERT(ktls_session_ssl(s) && !ktls_session_kernel(s, 1) &&
 		  !ktls_session_kernel(s, 0));
 	KT_ASSERT(ktls_fallback_reason(s));
 	kt_diag("fallback reason: %s", ktls_fallback_reason(s));
-	KT_ASSERT(strstr(ktls_fallback_reason(s), "not registered"));
-	KT_ASSERT_EQ(ktls_error(s), KTLS_E_NO_ULP);
 	kt_fill_pattern(want, FB_BIG, 5);
 	while (have < FB_BIG) {
 		ssize_t n = ktls_recv(s, got + have, FB_BIG - have);
@@ -709,14 +700,55 @@ static void fallback_without_ulp(void)
 	KT_ASSERT_EQ(ktls_sendfile(s, fd, &off, FB_BIG), FB_BIG);
 	KT_ASSERT_EQ(off, FB_BIG);
 	close(fd);
-	peer_join(&p);
-	KT_ASSERT_EQ(p.len, 2 * FB_BIG);
-	KT_ASSERT(!memcmp(p.buf, want, FB_BIG));
-	KT_ASSERT(!memcmp(p.buf + FB_BIG, want, FB_BIG));
-	ktls_close(s);
-	free(p.buf);
+	peer_join(p);
+	KT_ASSERT_EQ(p->len, 2 * FB_BIG);
+	KT_ASSERT(!memcmp(p->buf, want, FB_BIG));
+	KT_ASSERT(!memcmp(p->buf + FB_BIG, want, FB_BIG));
+	free(p->buf);
 	free(want);
 	free(got);
+}
+
+static void fallback_without_ulp(void)
+{
+	struct ktls_opts o = { .ulp = "ktls-none", .timeout_ms = 60000,
+			       .flags = KTLS_F_FALLBACK };
+	struct ktls_session *s = ktls_session_new();
+	struct peer p = { 0 };
+	int c, sv;
+
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, sv, 1, 1, job_fallback);
+	if (ktls_handshake(s, our_ctx(0), c, 0, &o))
+		KT_FAIL("ktls_handshake with KTLS_F_FALLBACK: %s",
+			ktls_errmsg(s));
+	KT_ASSERT_EQ(ktls_error(s), KTLS_E_NO_ULP);
+	KT_ASSERT(strstr(ktls_fallback_reason(s), "not registered"));
+	fallback_transfer(s, &p);
+	ktls_close(s);
+}
+
+/* A suite the kernel cannot carry (CCM_8) is an install failure too. */
+static void fallback_cipher(void)
+{
+	struct ktls_opts o = { .timeout_ms = 60000, .flags = KTLS_F_FALLBACK };
+	struct ktls_session *s = ktls_session_new();
+	struct peer p = { .suites = "TLS_AES_128_CCM_8_SHA256" };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int c, sv;
+
+	KT_ASSERT(s && ctx);
+	KT_ASSERT(SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_CCM_8_SHA256"));
+	kt_tcp_pair(AF_INET, &c, &sv);
+	peer_start(&p, sv, 1, 1, job_fallback);
+	if (ktls_handshake(s, ctx, c, 0, &o))
+		KT_FAIL("ktls_handshake (CCM_8) with KTLS_F_FALLBACK: %s",
+			ktls_errmsg(s));
+	KT_ASSERT_EQ(ktls_error(s), KTLS_E_CIPHER);
+	KT_ASSERT(strstr(ktls_fallback_reason(s), "TLS_AES_128_CCM_8_SHA256"));
+	fallback_transfer(s, &p);
+	ktls_close(s);
+	SSL_CTX_free(ctx);
 }
 
 /* ---- one sender and one receiver thread per end, KeyUpdates ---- */
@@ -1204,6 +1236,7 @@ int main(void)
 		KT_CASE(err_key_update_needs_tls13),
 		KT_CASE(probe_reports),
 		KT_CASE(fallback_without_ulp),
+		KT_CASE(fallback_cipher),
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
 		KT_CASE(secrets_tls12_wiped_after_install),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),
@@ -1220,6 +1253,7 @@ int main(void)
 		KT_CASE(err_timeout),
 		KT_CASE(err_peer_closed),
 		KT_CASE(err_pending),
+		KT_CASE(fallback_cipher),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -334,6 +334,21 @@ static int kl_can_fall_back(const struct ktls_session *s)
 	       s->code == KTLS_E_CIPHER;
 }
 
+/* OpenSSL carries on: ktls_send/ktls_recv go through it. */
+static void kl_fall_back(struct ktls_session *s, struct ktls_hs_state *h)
+{
+	SSL *ssl = h->ssl;
+
+	s->fallback = 1;
+	snprintf(s->fallback_reason, sizeof(s->fallback_reason), "%s", s->err);
+	kl_trace(s, "fallback: userspace TLS (%s)", s->err);
+	SSL_set_msg_callback(ssl, NULL);
+	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
+	s->ssl = ssl;
+	h->ssl = NULL;
+	ktls_wipe(s);
+}
+
 /* Keys in the kernel, or the reason we go on in userspace. */
 static int kl_finish(struct ktls_session *s)
 {
@@ -367,8 +382,12 @@ static int kl_finish(struct ktls_session *s)
 		 (unsigned long long)h->after[1],
 		 (unsigned long long)h->after[0]);
 	if (ktls_derive(s, ssl)) {
+		/* A suite the kernel cannot carry (CCM_8): userspace can. */
 		s->code = KTLS_E_CIPHER;
-		return -1;
+		if (!kl_can_fall_back(s))
+			return -1;
+		kl_fall_back(s, h);
+		return 0;
 	}
 	/* RFC 6066 max_fragment_length: codes 1..4 are 2^9..2^12 bytes. */
 	if (SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl)))
@@ -378,16 +397,7 @@ static int kl_finish(struct ktls_session *s)
 			 !(flags & KTLS_F_NO_RX))) {
 		if (!kl_can_fall_back(s))
 			return -1;
-		/* OpenSSL carries on: ktls_send/ktls_recv go through it. */
-		s->fallback = 1;
-		snprintf(s->fallback_reason, sizeof(s->fallback_reason), "%s",
-			 s->err);
-		kl_trace(s, "fallback: userspace TLS (%s)", s->err);
-		SSL_set_msg_callback(ssl, NULL);
-		SSL_set_ex_data(ssl, kl_ssl_index(), NULL);
-		s->ssl = ssl;
-		h->ssl = NULL;
-		ktls_wipe(s);
+		kl_fall_back(s, h);
 		return 0;
 	}
 	/* TLS 1.3: the kernel answers and initiates KeyUpdate itself. */
