@@ -9,7 +9,7 @@
  * sees no error and no KeyUpdate; the counters match the updates.
  * $KTLS_KU_MIB sets the transfer size per direction (default 32 MiB, less
  * by $KTLS_TIME_SCALE on slow kernels).  The libktls case does the
- * handshake with libktls and KTLS_F_KERNEL_REKEY.
+ * handshake with libktls's defaults, which hand the kernel the secrets.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -291,7 +291,7 @@ enum { MODE_OSSL, MODE_LIB, MODE_SENDFILE };
 
 static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 {
-	struct ktls_opts opts = { .flags = KTLS_F_KERNEL_REKEY };
+	struct ktls_opts opts = { 0 };	/* the default: kernel rekey */
 	struct ktls_session ks;
 	char err[KTLS_ERR_LEN];
 	struct timeval tv = { 60, 0 };
@@ -330,6 +330,8 @@ static void run(const struct suite *su, uint32_t tx_rekey, int mode)
 			KT_FAIL("ktls_handshake: %s", ks.err);
 		KT_ASSERT_EQ(ks.version, TLS_1_3_VERSION);
 		KT_ASSERT_EQ(ks.cipher, su->cipher);
+		KT_ASSERT(ktls_session_kernel_rekey(&ks, 1) &&
+			  ktls_session_kernel_rekey(&ks, 0));
 	} else {
 		ssl = SSL_new(sctx);
 		SSL_set_fd(ssl, b);
@@ -399,7 +401,7 @@ static void test_peer_updates_gcm128(void)
 	run(&gcm128, 0, MODE_OSSL);
 }
 
-/* libktls hands the secrets over; the program just reads and writes. */
+/* libktls hands the secrets over by default; the program reads, writes. */
 static void test_libktls_kernel_rekey(void)
 {
 	run(&gcm128, 0, MODE_LIB);

@@ -735,9 +735,9 @@ static void *ku_receiver(void *arg)
 	return NULL;
 }
 
-static void keyupdate_two_threads_both_ways(void)
+static void run_two_threads(unsigned int flags)
 {
-	struct lib_end srv = { 0 }, cl = { 0 };
+	struct lib_end srv = { .o.flags = flags }, cl = { .o.flags = flags };
 	struct ku_dir d[4] = {
 		{ .seed = 1 }, { .seed = 1 },	/* client -> server */
 		{ .seed = 2 }, { .seed = 2 },	/* server -> client */
@@ -749,6 +749,8 @@ static void keyupdate_two_threads_both_ways(void)
 
 	lib_pair(&srv, &cl);
 	KT_ASSERT_EQ(srv.s.version, TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(&srv.s, 1),
+		     !(flags & KTLS_F_NO_KERNEL_REKEY));
 	d[0].s = &cl.s;
 	d[1].s = &srv.s;
 	d[2].s = &srv.s;
@@ -767,6 +769,18 @@ static void keyupdate_two_threads_both_ways(void)
 	ktls_close(&cl.s);
 }
 
+/* The kernel sends each update and answers each request (the default). */
+static void keyupdate_two_threads_both_ways(void)
+{
+	run_two_threads(0);
+}
+
+/* libktls does, under its TX lock (KTLS_F_NO_KERNEL_REKEY). */
+static void keyupdate_two_threads_no_kernel_rekey(void)
+{
+	run_two_threads(KTLS_F_NO_KERNEL_REKEY);
+}
+
 /* ---- secrets ---- */
 
 static int all_zero(const void *p, size_t n)
@@ -779,9 +793,14 @@ static int all_zero(const void *p, size_t n)
 	return 1;
 }
 
-static void run_secrets(int tls13)
+/*
+ * TLS 1.3 keeps the traffic secrets for KeyUpdate unless the kernel took
+ * them over (the default with ktls): then its chain is the only one.
+ */
+static void run_secrets(int tls13, unsigned int flags)
 {
-	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_opts o = { .timeout_ms = 60000, .flags = flags };
+	int kept = tls13 && (flags & KTLS_F_NO_KERNEL_REKEY);
 	struct ktls_session s;
 	struct peer p = { 0 };
 	int c, sv;
@@ -794,9 +813,10 @@ static void run_secrets(int tls13)
 	/* The kernel has the keys. */
 	KT_ASSERT(all_zero(&s.tx, sizeof(s.tx)));
 	KT_ASSERT(all_zero(&s.rx, sizeof(s.rx)));
-	/* TLS 1.3 keeps the traffic secrets for KeyUpdate, 1.2 nothing. */
-	KT_ASSERT_EQ(all_zero(s.secret_c, sizeof(s.secret_c)), !tls13);
-	KT_ASSERT_EQ(all_zero(s.secret_s, sizeof(s.secret_s)), !tls13);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(&s, 1), tls13 && !kept);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(&s, 0), tls13 && !kept);
+	KT_ASSERT_EQ(all_zero(s.secret_c, sizeof(s.secret_c)), !kept);
+	KT_ASSERT_EQ(all_zero(s.secret_s, sizeof(s.secret_s)), !kept);
 	ktls_close(&s);
 	KT_ASSERT(all_zero(s.secret_c, sizeof(s.secret_c)));
 	KT_ASSERT(all_zero(s.secret_s, sizeof(s.secret_s)));
@@ -804,12 +824,17 @@ static void run_secrets(int tls13)
 
 static void secrets_tls12_wiped_after_install(void)
 {
-	run_secrets(0);
+	run_secrets(0, 0);
+}
+
+static void secrets_tls13_given_to_the_kernel(void)
+{
+	run_secrets(1, 0);
 }
 
 static void secrets_tls13_kept_for_key_update_only(void)
 {
-	run_secrets(1);
+	run_secrets(1, KTLS_F_NO_KERNEL_REKEY);
 }
 
 int main(void)
@@ -828,7 +853,9 @@ int main(void)
 		KT_CASE(probe_reports),
 		KT_CASE(fallback_without_ulp),
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
+		KT_CASE_T(keyupdate_two_threads_no_kernel_rekey, 600),
 		KT_CASE(secrets_tls12_wiped_after_install),
+		KT_CASE(secrets_tls13_given_to_the_kernel),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),
 	};
 

@@ -34,6 +34,14 @@ void kl_trace_summary(const struct ktls_session *s, SSL *ssl);
 /* TLS 1.3 KeyUpdate: next secret of one direction into s->tx or s->rx. */
 int kl_next_keys13(struct ktls_session *s, int tx);
 
+/* Bits of s->kernel_ku: the directions the kernel rekeys. */
+#define KL_KU_TX	1
+#define KL_KU_RX	2
+/* --trace: the kernel's key generations, when they changed (errno kept). */
+void kl_trace_gen(struct ktls_session *s);
+/* KeyUpdate through the kernel (KTLS_TX_KEY_UPDATE). 0 or -1 (s->err). */
+int kl_kernel_key_update(struct ktls_session *s, int request_peer);
+
 /* Fallback: application data through s->ssl (userspace TLS). */
 ssize_t kl_ssl_recv(struct ktls_session *s, void *buf, size_t len);
 void kl_ssl_close_notify(struct ktls_session *s);
