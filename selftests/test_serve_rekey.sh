@@ -8,11 +8,12 @@
 # moves by the records over the limit, while the userspace rekey counters
 # (TlsTxRekeyOk: the program re-setting TLS_TX) stay put.  TLS 1.2 has none.
 #
-# openssl s_client (unmodified) types K and k while it downloads from a
-# server that never rekeys by itself: every KeyUpdate is followed by the
-# kernel (KtlsRxKeyUpdateAuto), each K answered (KtlsKeyUpdateAnswered),
-# the body is byte-exact, and the server program made no call for it
-# (no TlsRxRekeyOk/TlsTxRekeyOk) and logged no error.
+# openssl s_client (unmodified) types K and k during keep-alive downloads
+# from a server that never rekeys by itself: every KeyUpdate is followed
+# by the kernel (KtlsRxKeyUpdateAuto), each K answered
+# (KtlsKeyUpdateAnswered), every body is byte-exact, and the server
+# program made no call for it (no TlsRxRekeyOk/TlsTxRekeyOk) and logged no
+# error.
 
 B=${KTLS_BIN:-/ktls/bin}
 ULP=${KTLS_ULP:-tls}
@@ -20,7 +21,7 @@ W=$(mktemp -d /tmp/rekey.XXXXXX)
 PORT=9543
 PORT2=9544
 MB=8
-SC_MB=${KTLS_SC_MIB:-32}
+SC_MB=4
 REKEY=1000000
 REC=16384
 n=0
@@ -47,12 +48,12 @@ start_serve() {
 
 echo "KTAP version 1"
 echo "# suite: ktls-serve-rekey"
-echo "1..6"
+echo "1..7"
 need_ktls || { echo "# cannot load ktls with ulp_name=$ULP"; exit 1; }
 cd "$W" || exit 1
 mkdir www
 dd if=/dev/urandom of=www/big.bin bs=1M count="$MB" 2>/dev/null
-dd if=/dev/urandom of=www/huge.bin bs=1M count="$SC_MB" 2>/dev/null
+dd if=/dev/urandom of=www/part.bin bs=1M count="$SC_MB" 2>/dev/null
 want=$(sha www/big.bin)
 size=$(stat -c %s www/big.bin)
 # The kernel counts records: the limit is REKEY bytes in full records,
@@ -113,13 +114,35 @@ kill "$srv"
 wait "$srv" 2>/dev/null
 
 # --- openssl s_client types K (update_requested) and k -------------------
-want2=$(sha www/huge.bin)
-size2=$(stat -c %s www/huge.bin)
+# s_client reads its stdin only when the socket has nothing to read, and
+# takes a line that starts with K or k as a command only if it comes alone:
+# so each line is written once s_client has taken the one before (its
+# KEYUPDATE on stderr, or the response growing after a GET).
+want2=$(sha www/part.bin)
+size2=$(stat -c %s www/part.bin)
+ROUNDS=6
 start_serve serve2.log -p "$PORT2"
 srv=$!
 
-# sclient_ku LABEL s_client-args...: K lines while the first third of the
-# body arrives, then k lines until two thirds, then nothing.
+keyupdates() { grep -c KEYUPDATE sclient.err; }
+out_size() { stat -c %s reply.bin 2>/dev/null || echo 0; }
+# wait_for CMD VALUE: until $(CMD) reaches VALUE, at most 60 s; 0 if so.
+wait_for() {
+	j=0
+	while [ "$($1)" -lt "$2" ] && [ $j -lt 600 ]; do
+		j=$((j + 1))
+		sleep 0.1
+	done
+	[ "$($1)" -ge "$2" ]
+}
+# A body's sha: the r-th response (from 0) of header h and body size2.
+body_sha() {
+	tail -c +$(($1 * ($2 + size2) + $2 + 1)) reply.bin | head -c "$size2" |
+		sha256sum | cut -d' ' -f1
+}
+
+# sclient_ku LABEL s_client-args...: ROUNDS keep-alive GETs of part.bin;
+# in each, once the response is coming, K (even rounds) or k.
 sclient_ku() {
 	label=$1
 	shift
@@ -134,41 +157,51 @@ sclient_ku() {
 		"$@" <in >reply.bin 2>sclient.err &
 	sc=$!
 	exec 3>in
-	printf 'GET /huge.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
-	i=0
-	while kill -0 "$sc" 2>/dev/null && [ $i -lt 600 ]; do
-		got=$(stat -c %s reply.bin 2>/dev/null || echo 0)
-		if [ "$got" -lt $((size2 / 3)) ]; then
+	r=0 req=0 hdr=0 fail=
+	while [ $r -lt $ROUNDS ] && [ -z "$fail" ]; do
+		before=$(out_size)
+		printf 'GET /part.bin HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+		wait_for out_size $((before + 1)) || fail="no response $r"
+		if [ $((r % 2)) -eq 0 ]; then
 			echo K >&3
-		elif [ "$got" -lt $((size2 * 2 / 3)) ]; then
-			[ -z "${req:-}" ] && sleep 0.3 &&
-				req=$(grep -c KEYUPDATE sclient.err)
-			echo k >&3
+			req=$((req + 1))
 		else
-			break
+			echo k >&3
 		fi
-		i=$((i + 1))
-		sleep 0.1
+		wait_for keyupdates $((r + 1)) || fail="no KEYUPDATE $r"
+		if [ $r -eq 0 ]; then
+			# The first response sets the header length.
+			wait_for out_size "$size2" || fail="short response 0"
+			last=-1
+			while [ "$(out_size)" != "$last" ]; do
+				last=$(out_size)
+				sleep 0.5
+			done
+			hdr=$((last - size2))
+		else
+			wait_for out_size $(((r + 1) * (hdr + size2))) ||
+				fail="short response $r"
+		fi
+		r=$((r + 1))
 	done
-	[ -z "${req:-}" ] && sleep 0.3 && req=$(grep -c KEYUPDATE sclient.err)
-	# The server closes after the body (Connection: close).
-	i=0
-	while kill -0 "$sc" 2>/dev/null && [ $i -lt 600 ]; do
-		i=$((i + 1))
-		sleep 0.1
-	done
-	exec 3>&-
+	sleep 0.5
+	exec 3>&-	# EOF: s_client sends close_notify and exits
 	wait "$sc"
-	total=$(grep -c KEYUPDATE sclient.err)
+	total=$(keyupdates)
 	rx=$(($(stat_of KtlsRxKeyUpdateAuto) - b_rx))
 	ans=$(($(stat_of KtlsKeyUpdateAnswered) - b_ans))
 	tx=$(($(stat_of KtlsTxKeyUpdateAuto) - b_tx))
 	user=$(($(stat_of TlsRxRekeyOk) + $(stat_of TlsTxRekeyOk) - b_user))
-	tail -c "$size2" reply.bin >got.bin
+	r=0
+	while [ $r -lt $ROUNDS ] && [ -z "$fail" ]; do
+		[ "$(body_sha $r "$hdr")" = "$want2" ] || fail="body $r differs"
+		r=$((r + 1))
+	done
+	[ "$(out_size)" -eq $((ROUNDS * (hdr + size2))) ] ||
+		fail="${fail:-$(out_size) bytes, not $ROUNDS x ($hdr + $size2)}"
 	diag "$label: s_client sent $total KeyUpdates ($req K); kernel followed $rx, answered $ans, sent $tx; userspace rekeys $user"
-	if head -c 12 reply.bin | grep -q '^HTTP/1.1 200' &&
-	   [ "$(sha got.bin)" = "$want2" ] && [ "$total" -ge 2 ] &&
-	   [ "$req" -ge 1 ] && [ "$rx" -eq "$total" ] &&
+	if [ -z "$fail" ] && head -c 12 reply.bin | grep -q '^HTTP/1.1 200' &&
+	   [ "$total" -eq "$ROUNDS" ] && [ "$rx" -eq "$total" ] &&
 	   [ "$ans" -eq "$req" ] && [ "$tx" -eq "$req" ] &&
 	   [ "$user" -eq 0 ] && [ "$(stat_of KtlsKeyUpdateFail)" -eq 0 ] &&
 	   [ "$(stat_of KtlsKeyUpdateUnanswered)" -eq 0 ] &&
@@ -176,10 +209,10 @@ sclient_ku() {
 		ok "s_client_K_k_$label"
 	else
 		not_ok "s_client_K_k_$label"
+		diag "${fail:-counters}"
 		head -c 200 reply.bin | od -c | head -n 3
 		tail -n 5 sclient.err serve2.log
 	fi
-	unset req
 }
 sclient_ku tls13_aes128gcm -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
 sclient_ku tls13_aes256gcm -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
