@@ -55,8 +55,15 @@ extern "C" {
  * calls with it.  Without it the kernel path is required.
  */
 #define KTLS_F_FALLBACK		0x8
-/* TLS 1.3: let the kernel handle KeyUpdate if it can (ktls_kernel_rekey) */
+/*
+ * TLS 1.3 KeyUpdate in the kernel (ktls_kernel_rekey) is the default when
+ * the module offers it; NO_KERNEL_REKEY keeps it in libktls (ktls_recv
+ * installs each next RX key, ktls_key_update the TX one).  KERNEL_REKEY,
+ * once the opt-in, now makes a refused handover fail the handshake
+ * rather than fall back to libktls's rekey.
+ */
 #define KTLS_F_KERNEL_REKEY	0x10
+#define KTLS_F_NO_KERNEL_REKEY	0x20
 
 /* What went wrong, for programs; ktls_errmsg() has the readable message. */
 enum ktls_error {
@@ -176,15 +183,18 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len);
  * TLS 1.3 key update from our side: send KeyUpdate (asking the peer to
  * update too if request_peer) and install the next TX key.  A KeyUpdate
  * from the peer is handled inside ktls_recv(): the next RX key goes in,
- * and one asking for ours is answered.  0 or -1 (ktls_errmsg).
+ * and one asking for ours is answered.  When the kernel rekeys TX
+ * (ktls_kernel_rekey) it is asked to do both (KTLS_TX_KEY_UPDATE), in
+ * order with data and its own updates.  0 or -1 (ktls_errmsg).
  */
 int ktls_key_update(struct ktls_session *s, int request_peer);
 /*
  * TLS 1.3 with keys installed: hand the kernel the traffic secrets when it
- * offers in-kernel KeyUpdate (ktls's KTLS_FEATURES probe).  1 if it took
+ * offers in-kernel KeyUpdate (ktls's KTLS_FEATURES probe), so it follows
+ * and answers the peer's KeyUpdates and steps TX itself.  1 if it took
  * them (KeyUpdates never reach ktls_recv() then), 0 if it does not offer
- * it (nothing changed), -1 on error (ktls_errmsg).  ktls_handshake() calls it
- * with KTLS_F_KERNEL_REKEY.
+ * it (nothing changed), -1 on error (ktls_errmsg; a direction it took stays
+ * with it).  ktls_handshake() calls it unless KTLS_F_NO_KERNEL_REKEY.
  */
 int ktls_kernel_rekey(struct ktls_session *s);
 /* Send an alert record (level, description) through the kernel TX. */
@@ -231,6 +241,8 @@ int ktls_session_fd(const struct ktls_session *s);
 uint16_t ktls_session_version(const struct ktls_session *s);	/* TLS_1_x_VERSION */
 uint16_t ktls_session_cipher(const struct ktls_session *s);	/* TLS_CIPHER_* */
 int ktls_session_kernel(const struct ktls_session *s, int tx);	/* installed */
+/* The kernel steps that direction's TLS 1.3 keys (ktls_kernel_rekey). */
+int ktls_session_kernel_rekey(const struct ktls_session *s, int tx);
 int ktls_session_peer_closed(const struct ktls_session *s);
 /* With KTLS_F_KEEP_SSL or in fallback; the session still owns it. */
 SSL *ktls_session_ssl(const struct ktls_session *s);

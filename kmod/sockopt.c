@@ -408,6 +408,26 @@ static int ktls_set_tx_rekey_records(struct sock *sk,
 	return 0;
 }
 
+static int ktls_set_tx_key_update(struct sock *sk, struct ktls_context *ctx,
+				  sockptr_t optval, unsigned int optlen)
+{
+	u32 value;
+	int rc;
+
+	rc = ktls_get_tx13_u32(sk, ctx, optval, optlen, &value,
+			       "KTLS_TX_KEY_UPDATE");
+	if (rc)
+		return rc;
+	if (value > 1 || !ctx->tx_ku) {
+		pr_warn_ratelimited("KTLS_TX_KEY_UPDATE: %s\n",
+				    value > 1 ? "not 0 or 1" :
+				    "KTLS_TX_SECRET not set");
+		return -EINVAL;
+	}
+	ktls_tx_key_update_user(sk, ctx, value);
+	return 0;
+}
+
 static int ktls_set_tx_pad(struct sock *sk, struct ktls_context *ctx,
 			   sockptr_t optval, unsigned int optlen)
 {
@@ -468,6 +488,9 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 	case KTLS_TX_PAD:
 		rc = ktls_set_tx_pad(sk, ctx, optval, optlen);
 		break;
+	case KTLS_TX_KEY_UPDATE:
+		rc = ktls_set_tx_key_update(sk, ctx, optval, optlen);
+		break;
 	default:
 		rc = -ENOPROTOOPT;
 		break;
@@ -504,7 +527,8 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 		break;
 	case KTLS_FEATURES:
 		rc = ktls_get_u32(KTLS_FEAT_KEY_UPDATE | KTLS_FEAT_TX_REKEY |
-				  KTLS_FEAT_TX_PAD, optval, optlen);
+				  KTLS_FEAT_TX_PAD | KTLS_FEAT_TX_KEY_UPDATE,
+				  optval, optlen);
 		break;
 	case KTLS_TX_SECRET:
 	case KTLS_RX_SECRET:

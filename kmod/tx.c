@@ -105,11 +105,14 @@ struct ktls_tx {
 	/*
 	 * In-kernel KeyUpdate, under the socket lock (read locklessly by
 	 * ktls_tx_unlock()): answers owed to the peer's update_requested,
-	 * and the KTLS_TX_REKEY_RECORDS limit reached.  Records sealed
-	 * under the current key count toward that limit.
+	 * the KTLS_TX_REKEY_RECORDS limit reached, and one the program asked
+	 * for (KTLS_TX_KEY_UPDATE; ku_user_req: with update_requested).
+	 * Records sealed under the current key count toward that limit.
 	 */
 	unsigned int ku_pending;
 	bool ku_auto;
+	bool ku_user;
+	bool ku_user_req;
 	u32 gen_records;
 
 	struct page *pin[KTLS_TX_PT_FRAGS];	/* ktls_tx_seal_user() */
@@ -208,6 +211,7 @@ static void ktls_tx_unlock(struct ktls_tx *tx)
 	    !test_bit(KTLS_TX_CLOSING, &tx->flags) &&
 	    (READ_ONCE(tx->ct_len) || READ_ONCE(tx->pt_closed) ||
 	     READ_ONCE(tx->ku_pending) || READ_ONCE(tx->ku_auto) ||
+	     READ_ONCE(tx->ku_user) ||
 	     test_bit(KTLS_TX_SEAL_WANTED, &tx->flags)))
 		queue_delayed_work(system_wq, &tx->work, 0);
 }
@@ -509,11 +513,11 @@ static int ktls_tx_seal(struct sock *sk, struct ktls_context *ctx,
 	return 0;
 }
 
-/* A KeyUpdate is due: the peer asked for one, or the record limit. */
+/* A KeyUpdate is due: the peer or the program asked, or the limit. */
 static bool ktls_tx_ku_wanted(const struct ktls_context *ctx,
 			      const struct ktls_tx *tx)
 {
-	return ctx->tx_ku && (tx->ku_pending || tx->ku_auto);
+	return ctx->tx_ku && (tx->ku_pending || tx->ku_auto || tx->ku_user);
 }
 
 /*
@@ -525,6 +529,8 @@ static bool ktls_tx_ku_wanted(const struct ktls_context *ctx,
 static int ktls_tx_seal_key_update(struct sock *sk, struct ktls_context *ctx,
 				   struct ktls_tx *tx)
 {
+	/* An answer owed to the peer goes first, never update_requested. */
+	bool user = !tx->ku_pending && tx->ku_user;
 	struct page *page;
 	u8 *msg;
 	int rc;
@@ -541,7 +547,7 @@ static int ktls_tx_seal_key_update(struct sock *sk, struct ktls_context *ctx,
 	msg[1] = 0;
 	msg[2] = 0;
 	msg[3] = 1;
-	msg[4] = 0;		/* update_not_requested */
+	msg[4] = user && tx->ku_user_req;	/* update_requested */
 	bvec_set_page(&tx->pt[0], page, 5, 0);
 	tx->pt_n = 1;
 	tx->pt_len = 5;
@@ -561,7 +567,10 @@ static int ktls_tx_seal_key_update(struct sock *sk, struct ktls_context *ctx,
 	ctx->tx_gen++;
 	tx->gen_records = 0;
 	WRITE_ONCE(tx->ku_auto, false);
-	if (tx->ku_pending) {
+	if (user) {
+		WRITE_ONCE(tx->ku_user, false);
+		tx->ku_user_req = false;
+	} else if (tx->ku_pending) {
 		WRITE_ONCE(tx->ku_pending, tx->ku_pending - 1);
 		ktls_stat_inc(sock_net(sk), KTLS_STAT_KU_ANSWERED);
 	}
@@ -588,6 +597,18 @@ void ktls_tx_key_update_request(struct sock *sk, struct ktls_context *ctx)
 	sock_owned_by_me(sk);
 	WRITE_ONCE(tx->ku_pending, tx->ku_pending + 1);
 	/* A sender holding tx->lock does it in its loop or at unlock. */
+	ktls_tx_kick(tx);
+}
+
+void ktls_tx_key_update_user(struct sock *sk, struct ktls_context *ctx,
+			     bool request_peer)
+{
+	struct ktls_tx *tx = ctx->tx;
+
+	sock_owned_by_me(sk);
+	/* Two requests before the step: one KeyUpdate, asking if either did. */
+	tx->ku_user_req |= request_peer;
+	WRITE_ONCE(tx->ku_user, true);
 	ktls_tx_kick(tx);
 }
 
@@ -1250,6 +1271,8 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
 	/* The program rekeys TX itself: the kernel owes nothing any more. */
 	WRITE_ONCE(tx->ku_pending, 0);
 	WRITE_ONCE(tx->ku_auto, false);
+	WRITE_ONCE(tx->ku_user, false);
+	tx->ku_user_req = false;
 	tx->gen_records = 0;
 	return 0;
 }

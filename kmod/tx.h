@@ -29,6 +29,12 @@ int ktls_tx_rekey(struct sock *sk, struct ktls_context *ctx,
  * record, sends KeyUpdate and steps TX, once per call, in order with data.
  */
 void ktls_tx_key_update_request(struct sock *sk, struct ktls_context *ctx);
+/*
+ * KTLS_TX_KEY_UPDATE (socket locked, TX secret set): as above, one
+ * KeyUpdate, with update_requested if request_peer.
+ */
+void ktls_tx_key_update_user(struct sock *sk, struct ktls_context *ctx,
+			     bool request_peer);
 /* Plaintext waits in an open record; socket locked. */
 bool ktls_tx_record_open(const struct ktls_context *ctx);
 /* Installed as sk->sk_write_space while TX is configured. */

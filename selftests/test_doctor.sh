@@ -61,7 +61,8 @@ if [ $rc -eq 0 ] && [ "$(count FAIL)" -eq 0 ] &&
    [ "$(grep -c '^PASS  TLS 1\.[23] ' "$W/out")" -eq 8 ] &&
    row PASS "OpenSSL built with kTLS" && row PASS "ULP registered" &&
    row PASS "crypto rfc7539(chacha20,poly1305)" &&
-   row PASS "in-kernel KeyUpdate, padding"; then
+   row PASS "in-kernel KeyUpdate, padding" &&
+   grep -q 'KeyUpdate TX-rekey padding TX-KeyUpdate; libktls hands TLS 1.3 secrets to the kernel by default' "$W/out"; then
 	ok "all rows pass with ktls loaded"
 else
 	not_ok "all rows pass with ktls loaded (rc=$rc)"

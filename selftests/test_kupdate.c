@@ -113,16 +113,21 @@ static size_t next_rec(struct reader *r, struct kc_gen *g, uint8_t *type,
 	return ptlen;
 }
 
-/* The next record must be the kernel's KeyUpdate(update_not_requested). */
-static void expect_ku(struct reader *r, struct kc_gen *g)
+/* The next record must be the kernel's KeyUpdate(request_update). */
+static void expect_ku_req(struct reader *r, struct kc_gen *g, int request)
 {
 	uint8_t pt[TR_MAX_PT + 256], type;
 	size_t n = next_rec(r, g, &type, pt);
 
 	KT_ASSERT_EQ(type, HS);
 	KT_ASSERT_EQ(n, 5);
-	KT_ASSERT(!memcmp(pt, ku_noreq, 5));
+	KT_ASSERT(!memcmp(pt, request ? ku_req : ku_noreq, 5));
 	kc_next(g);
+}
+
+static void expect_ku(struct reader *r, struct kc_gen *g)
+{
+	expect_ku_req(r, g, 0);
 }
 
 static void expect_data(struct reader *r, struct kc_gen *g, const char *s)
@@ -158,7 +163,7 @@ static void test_probe(void)
 	KT_ASSERT_OK(getsockopt(b, SOL_TLS, KTLS_FEATURES, &v, &len));
 	KT_ASSERT_EQ(len, sizeof(v));
 	KT_ASSERT_EQ(v, KTLS_FEAT_KEY_UPDATE | KTLS_FEAT_TX_REKEY |
-			KTLS_FEAT_TX_PAD);
+			KTLS_FEAT_TX_PAD | KTLS_FEAT_TX_KEY_UPDATE);
 	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_FEATURES, &v, sizeof(v)),
 			ENOPROTOOPT);
 }
@@ -460,6 +465,72 @@ static void test_tx_rekey_records(void)
 }
 
 /*
+ * KTLS_TX_KEY_UPDATE: the program's own update, sent by the kernel after
+ * the open record, with the request bit asked for; an answer owed to the
+ * peer goes first and stays update_not_requested.
+ */
+static void test_tx_key_update_opt(void)
+{
+	uint32_t v = 1;
+	struct kc_gen rx, tx;
+	struct reader r = { 0 };
+	char buf[8];
+	int a, b;
+
+	setup(&a, &b, GCM128, &rx, &tx);
+	r.fd = a;
+	KT_ASSERT_EQ(send(b, "abc", 3, MSG_MORE), 3);
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				sizeof(v)));
+	KT_ASSERT_EQ(send(b, "def", 3, 0), 3);
+	expect_data(&r, &tx, "abc");
+	expect_ku_req(&r, &tx, 1);
+	expect_data(&r, &tx, "def");
+	KT_ASSERT_EQ(key_gen(b).tx, 1);
+	/* Owed answer and own update at once: two KeyUpdates, answer first. */
+	send_ku(a, &rx, 1);
+	send_rec(a, &rx, DATA, "y", 1);
+	kt_read_all(b, buf, 1);
+	v = 0;
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				sizeof(v)));
+	KT_ASSERT_EQ(send(b, "ghi", 3, 0), 3);
+	expect_ku_req(&r, &tx, 0);
+	expect_ku_req(&r, &tx, 0);
+	expect_data(&r, &tx, "ghi");
+	KT_ASSERT_EQ(key_gen(b).tx, 3);
+	KT_ASSERT_EQ(kt_stat("KtlsKeyUpdateAnswered"), 1);
+	KT_ASSERT_EQ(kt_stat("KtlsTxKeyUpdateAuto"), 3);
+	/* With nobody sending, the work sends it. */
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				sizeof(v)));
+	expect_ku_req(&r, &tx, 0);
+	KT_ASSERT_EQ(key_gen(b).tx, 4);
+	v = 2;
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				   sizeof(v)), EINVAL);
+}
+
+/* Without the TX secret, or on TLS 1.2, the option is refused. */
+static void test_tx_key_update_opt_errors(void)
+{
+	uint32_t v = 0;
+	struct kc_gen rx, tx;
+	int a, b;
+
+	setup(&a, &b, GCM128, &rx, NULL);
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				   sizeof(v)), EINVAL);
+	kc_init(&tx, GCM128, 2);
+	install(b, TLS_TX, &tx, 0);
+	KT_ASSERT_ERRNO(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				   sizeof(v)), EINVAL);
+	KT_ASSERT_ERRNO(getsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &v,
+				   &(socklen_t){ sizeof(v) }), ENOPROTOOPT);
+	(void)a;
+}
+
+/*
  * A sender thread keeps sending while the peer asks for updates again and
  * again; the decoder follows the keys and checks every byte.
  */
@@ -753,6 +824,8 @@ KT_MAIN("ktls_kupdate",
 	KT_CASE(test_requested_msg_more),
 	KT_CASE(test_user_rekey_drops_secret),
 	KT_CASE(test_tx_rekey_records),
+	KT_CASE(test_tx_key_update_opt),
+	KT_CASE(test_tx_key_update_opt_errors),
 	KT_CASE(test_concurrent_sender),
 	KT_CASE(test_concurrent_sender_no_reader),
 	KT_CASE(test_idle_answer),

@@ -462,17 +462,30 @@ static void job_keyupdate(struct peer *p)
 	peer_read_back(p, buf, KU_BIG);
 }
 
-static void run_keyupdate(const struct suite *su, int lib_server)
+/*
+ * flags 0: the default, the kernel follows and answers the peer's update
+ * and sends ours; KTLS_F_NO_KERNEL_REKEY: libktls does (EKEYEXPIRED,
+ * TLS_RX/TLS_TX again).  The counters say which did.
+ */
+static void run_keyupdate(const struct suite *su, int lib_server,
+			  unsigned int flags)
 {
 	unsigned char *want = malloc(KU_BIG), *got = malloc(KU_BIG);
 	size_t half = KU_BIG / 2;
 	struct peer p = { .tickets = 2 };
 	struct ktls_session *s;
+	int intree = !!getenv("KTLS_LIBKTLS_INTREE");
+	int kernel = !(flags & KTLS_F_NO_KERNEL_REKEY) && !intree;
+	long rx_auto = intree ? 0 : kt_stat("KtlsRxKeyUpdateAuto");
+	long answered = intree ? 0 : kt_stat("KtlsKeyUpdateAnswered");
+	long tx_auto = intree ? 0 : kt_stat("KtlsTxKeyUpdateAuto");
 	int c, sv;
 
 	kt_tcp_pair(AF_INET, &c, &sv);
 	peer_start(&p, su, lib_server ? c : sv, !lib_server, job_keyupdate);
-	s = our_handshake(lib_server ? sv : c, lib_server, 0);
+	s = our_handshake(lib_server ? sv : c, lib_server, flags);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(s, 1), kernel);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(s, 0), kernel);
 	io_timeout(ktls_session_fd(s));
 	kt_fill_pattern(want, KU_BIG, 5);
 	/* The peer's KeyUpdate is taken (and answered) inside ktls_recv. */
@@ -486,6 +499,14 @@ static void run_keyupdate(const struct suite *su, int lib_server)
 	close_and_check(s, &p, want, KU_BIG);
 	close(ktls_session_fd(s));
 	ktls_session_free(s);
+	if (!intree) {
+		/* Theirs followed and answered, ours sent: by the kernel. */
+		KT_ASSERT(kt_stat("KtlsRxKeyUpdateAuto") - rx_auto >= kernel);
+		KT_ASSERT_EQ(kt_stat("KtlsKeyUpdateAnswered") - answered,
+			     kernel);
+		KT_ASSERT_EQ(kt_stat("KtlsTxKeyUpdateAuto") - tx_auto,
+			     2 * kernel);
+	}
 	free(want);
 	free(got);
 }
@@ -526,17 +547,28 @@ static void max_fragment_length_tls13(void)
 
 static void keyupdate_tls13_aes128gcm_lib_client(void)
 {
-	run_keyupdate(&suites[3], 0);
+	run_keyupdate(&suites[3], 0, 0);
 }
 
 static void keyupdate_tls13_aes256gcm_lib_server(void)
 {
-	run_keyupdate(&suites[4], 1);
+	run_keyupdate(&suites[4], 1, 0);
 }
 
 static void keyupdate_tls13_chacha20_lib_client(void)
 {
-	run_keyupdate(&suites[5], 0);
+	run_keyupdate(&suites[5], 0, 0);
+}
+
+/* The opt-out: libktls's own rekey, as on a kernel without the option. */
+static void keyupdate_tls13_aes128gcm_no_kernel_rekey(void)
+{
+	run_keyupdate(&suites[3], 0, KTLS_F_NO_KERNEL_REKEY);
+}
+
+static void keyupdate_tls13_aes256gcm_no_kernel_rekey_server(void)
+{
+	run_keyupdate(&suites[4], 1, KTLS_F_NO_KERNEL_REKEY);
 }
 
 /* TLS 1.2 has no KeyUpdate: the call says so and changes nothing. */
@@ -1005,6 +1037,8 @@ static const struct kt_case all_cases[] = {
 	KT_CASE(keyupdate_tls13_aes128gcm_lib_client),
 	KT_CASE(keyupdate_tls13_aes256gcm_lib_server),
 	KT_CASE(keyupdate_tls13_chacha20_lib_client),
+	KT_CASE(keyupdate_tls13_aes128gcm_no_kernel_rekey),
+	KT_CASE(keyupdate_tls13_aes256gcm_no_kernel_rekey_server),
 	KT_CASE(keyupdate_tls12_refused),
 	KT_CASE(max_fragment_length_tls12),
 	KT_CASE(max_fragment_length_tls13),

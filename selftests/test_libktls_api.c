@@ -819,9 +819,9 @@ static void *ku_receiver(void *arg)
 	return NULL;
 }
 
-static void keyupdate_two_threads_both_ways(void)
+static void run_two_threads(unsigned int flags)
 {
-	struct lib_end srv = { 0 }, cl = { 0 };
+	struct lib_end srv = { .o.flags = flags }, cl = { .o.flags = flags };
 	struct ku_dir d[4] = {
 		{ .seed = 1 }, { .seed = 1 },	/* client -> server */
 		{ .seed = 2 }, { .seed = 2 },	/* server -> client */
@@ -833,6 +833,8 @@ static void keyupdate_two_threads_both_ways(void)
 
 	lib_pair(&srv, &cl);
 	KT_ASSERT_EQ(ktls_session_version(srv.s), TLS_1_3_VERSION);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(srv.s, 1),
+		     !(flags & KTLS_F_NO_KERNEL_REKEY));
 	d[0].s = cl.s;
 	d[1].s = srv.s;
 	d[2].s = srv.s;
@@ -851,11 +853,28 @@ static void keyupdate_two_threads_both_ways(void)
 	ktls_close(cl.s);
 }
 
+/* The kernel sends each update and answers each request (the default). */
+static void keyupdate_two_threads_both_ways(void)
+{
+	run_two_threads(0);
+}
+
+/* libktls does, under its TX lock (KTLS_F_NO_KERNEL_REKEY). */
+static void keyupdate_two_threads_no_kernel_rekey(void)
+{
+	run_two_threads(KTLS_F_NO_KERNEL_REKEY);
+}
+
 /* ---- secrets ---- */
 
-static void run_secrets(int tls13)
+/*
+ * TLS 1.3 keeps the traffic secrets for KeyUpdate unless the kernel took
+ * them over (the default with ktls): then its chain is the only one.
+ */
+static void run_secrets(int tls13, unsigned int flags)
 {
-	struct ktls_opts o = { .timeout_ms = 60000 };
+	struct ktls_opts o = { .timeout_ms = 60000, .flags = flags };
+	int kept = tls13 && (flags & KTLS_F_NO_KERNEL_REKEY);
 	struct ktls_session *s = ktls_session_new();
 	struct peer p = { 0 };
 	unsigned char buf[64];
@@ -873,9 +892,11 @@ static void run_secrets(int tls13)
 			ENOENT);
 	/* ... and holds none (libktls_peek.c looks at its memory). */
 	KT_ASSERT(kt_peek_keys_zero(s));
-	/* TLS 1.3 keeps the traffic secrets for KeyUpdate, 1.2 nothing. */
-	KT_ASSERT_EQ(kt_peek_secret_zero(s, 1), !tls13);
-	KT_ASSERT_EQ(kt_peek_secret_zero(s, 0), !tls13);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(s, 1), tls13 && !kept);
+	KT_ASSERT_EQ(ktls_session_kernel_rekey(s, 0), tls13 && !kept);
+	/* Secrets: kept only while libktls itself must rekey. */
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 1), !kept);
+	KT_ASSERT_EQ(kt_peek_secret_zero(s, 0), !kept);
 	ktls_close(s);
 	KT_ASSERT(kt_peek_secret_zero(s, 1));
 	KT_ASSERT(kt_peek_secret_zero(s, 0));
@@ -884,12 +905,17 @@ static void run_secrets(int tls13)
 
 static void secrets_tls12_wiped_after_install(void)
 {
-	run_secrets(0);
+	run_secrets(0, 0);
+}
+
+static void secrets_tls13_given_to_the_kernel(void)
+{
+	run_secrets(1, 0);
 }
 
 static void secrets_tls13_kept_for_key_update_only(void)
 {
-	run_secrets(1);
+	run_secrets(1, KTLS_F_NO_KERNEL_REKEY);
 }
 
 /* ---- KTLS_E_PENDING: a record that carries more than Finished ---- */
@@ -1238,7 +1264,9 @@ int main(void)
 		KT_CASE(fallback_without_ulp),
 		KT_CASE(fallback_cipher),
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
+		KT_CASE_T(keyupdate_two_threads_no_kernel_rekey, 600),
 		KT_CASE(secrets_tls12_wiped_after_install),
+		KT_CASE(secrets_tls13_given_to_the_kernel),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),
 		KT_CASE(err_pending),
 		KT_CASE(err_nomem),

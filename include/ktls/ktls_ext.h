@@ -56,10 +56,18 @@
 #define KTLS_TX_PAD		(KTLS_SOL_TLS_BASE + 4)
 /* get only: struct ktls_key_gen, the key generation per direction */
 #define KTLS_KEY_GEN		(KTLS_SOL_TLS_BASE + 5)
+/*
+ * set only, __u32 0 or 1: with KTLS_TX_SECRET set, send one KeyUpdate
+ * now (1: update_requested) and switch TX, in order with data, as the
+ * kernel does for its own.  Neither the program nor a concurrent
+ * in-kernel update can then use a stale key.  EINVAL otherwise.
+ */
+#define KTLS_TX_KEY_UPDATE	(KTLS_SOL_TLS_BASE + 6)
 
 #define KTLS_FEAT_KEY_UPDATE	0x1	/* KTLS_{TX,RX}_SECRET, KTLS_KEY_GEN */
 #define KTLS_FEAT_TX_REKEY	0x2	/* KTLS_TX_REKEY_RECORDS */
 #define KTLS_FEAT_TX_PAD	0x4	/* KTLS_TX_PAD */
+#define KTLS_FEAT_TX_KEY_UPDATE	0x8	/* KTLS_TX_KEY_UPDATE */
 
 #define KTLS_HASH_SHA256	1
 #define KTLS_HASH_SHA384	2

@@ -400,10 +400,16 @@ static int kl_finish(struct ktls_session *s)
 		kl_fall_back(s, h);
 		return 0;
 	}
-	/* TLS 1.3: the kernel answers and initiates KeyUpdate itself. */
-	if ((flags & KTLS_F_KERNEL_REKEY) && ktls_kernel_rekey(s) < 0) {
-		s->code = KTLS_E_KEY_UPDATE;
-		return -1;
+	/*
+	 * TLS 1.3: the kernel answers and initiates KeyUpdate itself when it
+	 * can.  Unless the program insisted, a refusal leaves that direction
+	 * to libktls, as with a kernel that does not offer it.
+	 */
+	if (!(flags & KTLS_F_NO_KERNEL_REKEY) && ktls_kernel_rekey(s) < 0) {
+		if (flags & KTLS_F_KERNEL_REKEY)
+			return -1;
+		kl_trace(s, "kernel: %s; libktls rekeys the rest", s->err);
+		s->err[0] = '\0';
 	}
 	SSL_set_msg_callback(ssl, NULL);
 	SSL_set_ex_data(ssl, kl_ssl_index(), NULL);

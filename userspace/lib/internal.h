@@ -55,6 +55,9 @@ struct ktls_session {
 	struct ktls_hs_state *hstate;	/* a handshake in progress */
 	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
 	pthread_mutex_t tx_lock;
+	/* Directions the kernel rekeys (1 TX, 2 RX); generations traced. */
+	unsigned int kernel_ku;
+	uint32_t gen_seen[2];
 	char err[KTLS_ERR_LEN];
 };
 
@@ -84,6 +87,14 @@ void kl_trace_summary(const struct ktls_session *s, SSL *ssl);
 
 /* TLS 1.3 KeyUpdate: next secret of one direction into s->tx or s->rx. */
 int kl_next_keys13(struct ktls_session *s, int tx);
+
+/* Bits of s->kernel_ku: the directions the kernel rekeys. */
+#define KL_KU_TX	1
+#define KL_KU_RX	2
+/* --trace: the kernel's key generations, when they changed (errno kept). */
+void kl_trace_gen(struct ktls_session *s);
+/* KeyUpdate through the kernel (KTLS_TX_KEY_UPDATE). 0 or -1 (s->err). */
+int kl_kernel_key_update(struct ktls_session *s, int request_peer);
 
 /* Fallback: application data through s->ssl (userspace TLS). */
 ssize_t kl_ssl_recv(struct ktls_session *s, void *buf, size_t len);

@@ -104,6 +104,7 @@ ssize_t ktls_send(struct ktls_session *s, const void *buf, size_t len)
 	pthread_mutex_lock(&s->tx_lock);
 	n = send(s->fd, buf, len, MSG_NOSIGNAL);
 	pthread_mutex_unlock(&s->tx_lock);
+	kl_trace_gen(s);
 	if (n < 0) {
 		s->code = KTLS_E_IO;
 		kl_err_sys(s->err, sizeof(s->err), "send");
@@ -159,6 +160,7 @@ ssize_t ktls_sendfile(struct ktls_session *s, int in_fd, off_t *offset,
 	pthread_mutex_lock(&s->tx_lock);
 	n = sendfile(s->fd, in_fd, offset, count);
 	pthread_mutex_unlock(&s->tx_lock);
+	kl_trace_gen(s);
 	if (n < 0) {
 		s->code = KTLS_E_IO;
 		kl_err_sys(s->err, sizeof(s->err), "sendfile");

@@ -47,6 +47,9 @@ static int kl_key_update_locked(struct ktls_session *s, int request_peer)
 		errno = EINVAL;
 		return -1;
 	}
+	/* The kernel holds the TX secret: it sends and steps, in order. */
+	if (s->kernel_ku & KL_KU_TX)
+		return kl_kernel_key_update(s, request_peer);
 	/* The KeyUpdate itself is the last record under the old key. */
 	if (kl_send_record(s, KL_HANDSHAKE, ku, sizeof(ku)))
 		return -1;
@@ -73,6 +76,7 @@ int ktls_key_update(struct ktls_session *s, int request_peer)
 	pthread_mutex_lock(&s->tx_lock);
 	rc = kl_key_update_locked(s, request_peer);
 	pthread_mutex_unlock(&s->tx_lock);
+	kl_trace_gen(s);
 	return rc;
 }
 
@@ -178,6 +182,7 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 		ssize_t n;
 
 		n = recvmsg(s->fd, &msg, 0);
+		kl_trace_gen(s);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				s->code = KTLS_E_IO;
@@ -272,6 +277,8 @@ int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
 
 void ktls_wipe(struct ktls_session *s)
 {
+	/* A program that closes the fd itself wipes first: last look. */
+	kl_trace_gen(s);
 	OPENSSL_cleanse(&s->tx, sizeof(s->tx));
 	OPENSSL_cleanse(&s->rx, sizeof(s->rx));
 	OPENSSL_cleanse(s->secret_c, sizeof(s->secret_c));
@@ -290,6 +297,7 @@ void ktls_close(struct ktls_session *s)
 	if (s->fallback && s->ssl)
 		kl_ssl_close_notify(s);
 	if (s->fd >= 0) {
+		kl_trace_gen(s);
 		if (s->tx_on)
 			ktls_send_alert(s, 1, 0);	/* close_notify */
 		close(s->fd);

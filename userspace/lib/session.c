@@ -53,6 +53,11 @@ int ktls_session_kernel(const struct ktls_session *s, int tx)
 	return tx ? s->tx_on : s->rx_on;
 }
 
+int ktls_session_kernel_rekey(const struct ktls_session *s, int tx)
+{
+	return !!(s->kernel_ku & (tx ? KL_KU_TX : KL_KU_RX));
+}
+
 int ktls_session_peer_closed(const struct ktls_session *s)
 {
 	return s->peer_closed;

@@ -671,11 +671,19 @@ static void check_extensions(const struct state *s)
 		       "not offered by ULP \"%s\" (%s)", s->ulp,
 		       strerror(errno));
 	} else {
-		report(ST_PASS, check, NULL,
-		       "offered (0x%x):%s%s%s", feat,
+		/* libktls's default needs both (lib/kernel_rekey.c). */
+		int lib = (feat & KTLS_FEAT_KEY_UPDATE) &&
+			  (feat & KTLS_FEAT_TX_KEY_UPDATE);
+
+		report(lib ? ST_PASS : ST_WARN, check,
+		       lib ? NULL : "a newer ktls module offers KTLS_TX_KEY_UPDATE",
+		       "offered (0x%x):%s%s%s%s; libktls %s", feat,
 		       feat & KTLS_FEAT_KEY_UPDATE ? " KeyUpdate" : "",
 		       feat & KTLS_FEAT_TX_REKEY ? " TX-rekey" : "",
-		       feat & KTLS_FEAT_TX_PAD ? " padding" : "");
+		       feat & KTLS_FEAT_TX_PAD ? " padding" : "",
+		       feat & KTLS_FEAT_TX_KEY_UPDATE ? " TX-KeyUpdate" : "",
+		       lib ? "hands TLS 1.3 secrets to the kernel by default" :
+			     "rekeys in userspace");
 	}
 	if (a >= 0)
 		close(a);

@@ -48,7 +48,9 @@ static void usage(FILE *f)
 		"                           (default: serve them in userspace OpenSSL)\n"
 		"      --keylog FILE        NSS key log, created 0600 (secrets!)\n"
 		"      --rekey-bytes N      TLS 1.3: KeyUpdate after every N body bytes\n"
-		"      --trace              print each handshake\n"
+		"                           (with ktls: the kernel's record limit,\n"
+		"                           ceil(N / record payload) records)\n"
+		"      --trace              print each handshake and key generation\n"
 		"      --version\n"
 		"Signals: TERM/INT stop, HUP reopens the access log, USR1 logs stats.\n");
 }

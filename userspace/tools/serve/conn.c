@@ -476,7 +476,7 @@ static void finish_response(struct conn *c, const char *note)
 
 static int rekey_due(const struct conn *c)
 {
-	return cfg.rekey_bytes > 0 && c->kernel &&
+	return cfg.rekey_bytes > 0 && c->kernel && !c->kernel_rekey &&
 	       ktls_session_version(c->s) == TLS_1_3_VERSION &&
 	       c->since_rekey >= cfg.rekey_bytes;
 }
@@ -511,7 +511,7 @@ static void send_progress(struct conn *c)
 			}
 			c->since_rekey = 0;
 		}
-		if (cfg.rekey_bytes > 0 && c->kernel &&
+		if (cfg.rekey_bytes > 0 && c->kernel && !c->kernel_rekey &&
 		    ktls_session_version(c->s) == TLS_1_3_VERSION &&
 		    (long long)chunk > cfg.rekey_bytes - c->since_rekey)
 			chunk = (size_t)(cfg.rekey_bytes - c->since_rekey);

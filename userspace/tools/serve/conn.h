@@ -51,6 +51,7 @@ struct conn {
 	long long body_sent, body_inline;	/* file bytes; error page bytes */
 	int status, close_after, logged;
 	long long since_rekey;
+	int kernel_rekey;		/* the kernel counts --rekey-bytes */
 	unsigned char *ubuf;		/* userspace TLS: file chunk */
 	size_t ulen, uoff;
 	int rd_eof;			/* peer closed its side (or close_notify) */

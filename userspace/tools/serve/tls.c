@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <ktls.h>
+#include <ktls/ktls_ext.h>
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -152,7 +153,42 @@ int tls_handshake_step(struct conn *c)
 	}
 	c->kernel = 1;
 	atomic_fetch_add(&n_kernel, 1);
+	tls_kernel_rekey_limit(c);
 	return TLS_DONE;
+}
+
+/*
+ * --rekey-bytes with the TX secret in the kernel: its record limit
+ * (KTLS_TX_REKEY_RECORDS), bytes over the record payload rounded up, so
+ * the kernel steps TX by itself, with no call from the send loop.
+ */
+void tls_kernel_rekey_limit(struct conn *c)
+{
+	uint16_t payload = 0;
+	socklen_t len = sizeof(payload);
+	long long records;
+	uint32_t v;
+
+	if (cfg.rekey_bytes <= 0 || !ktls_session_kernel_rekey(c->s, 1))
+		return;
+	/* Our module answers it; a negotiated max_fragment_length lowers it. */
+	if (getsockopt(c->fd, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN, &payload, &len) ||
+	    !payload)
+		payload = 16384;
+	records = (cfg.rekey_bytes + payload - 1) / payload;
+	/* KTLS_REKEY_RFC_LIMIT (all ones) means the RFC's limit: stay below. */
+	v = records >= KTLS_REKEY_RFC_RECORDS ? KTLS_REKEY_RFC_RECORDS :
+						(uint32_t)records;
+	if (setsockopt(c->fd, SOL_TLS, KTLS_TX_REKEY_RECORDS, &v, sizeof(v))) {
+		if (cfg.trace)
+			log_msg("[%s] KTLS_TX_REKEY_RECORDS %u: %s; KeyUpdate from the send loop",
+				c->tag, v, strerror(errno));
+		return;
+	}
+	c->kernel_rekey = 1;
+	if (cfg.trace)
+		log_msg("[%s] kernel: KeyUpdate after every %u records of up to %u bytes",
+			c->tag, v, payload);
 }
 
 /* OpenSSL's result as recv()/send() would give it. */

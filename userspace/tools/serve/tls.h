@@ -21,6 +21,8 @@ int tls_ctx_setup(SSL_CTX *ctx);
 int tls_start(struct conn *c);
 /* One step of the handshake: TLS_*; TLS_FAILED leaves c->s.err. */
 int tls_handshake_step(struct conn *c);
+/* --rekey-bytes: hand the limit to the kernel if it rekeys TX itself. */
+void tls_kernel_rekey_limit(struct conn *c);
 /* Like recv(): n, 0 at close_notify/EOF, -1 with errno (EAGAIN). */
 ssize_t tls_read(struct conn *c, void *buf, size_t len);
 /* Like send(): n, or -1 with errno (EAGAIN). */
