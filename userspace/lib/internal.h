@@ -4,6 +4,7 @@
 #define KTLS_LIB_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <ktls.h>
 
 #define KL_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -57,7 +58,7 @@ struct ktls_session {
 	pthread_mutex_t tx_lock;
 	/* Directions the kernel rekeys (1 TX, 2 RX); generations traced. */
 	unsigned int kernel_ku;
-	uint32_t gen_seen[2];
+	_Atomic uint32_t gen_seen[2];
 	char err[KTLS_ERR_LEN];
 };
 

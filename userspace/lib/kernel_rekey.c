@@ -6,6 +6,7 @@
  * with ENOPROTOOPT: then nothing changes and ktls_recv() rekeys as before.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <openssl/crypto.h>
@@ -96,15 +97,17 @@ void kl_trace_gen(struct ktls_session *s)
 
 	if (!s->kernel_ku || !s->opts || !s->opts->trace || s->fd < 0)
 		return;
+	/* A sender and a receiver thread may both look: each change once. */
 	if (!getsockopt(s->fd, SOL_TLS, KTLS_KEY_GEN, &g, &len)) {
-		if (g.tx != s->gen_seen[0])
+		uint32_t tx = atomic_exchange(&s->gen_seen[0], g.tx);
+		uint32_t rx = atomic_exchange(&s->gen_seen[1], g.rx);
+
+		if (g.tx != tx)
 			kl_trace(s, "kernel: TX key generation %u (was %u)",
-				 g.tx, s->gen_seen[0]);
-		if (g.rx != s->gen_seen[1])
+				 g.tx, tx);
+		if (g.rx != rx)
 			kl_trace(s, "kernel: RX key generation %u (was %u)",
-				 g.rx, s->gen_seen[1]);
-		s->gen_seen[0] = g.tx;
-		s->gen_seen[1] = g.rx;
+				 g.rx, rx);
 	}
 	errno = e;
 }
