@@ -61,9 +61,9 @@ static const size_t sizes[] = {
 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
-/* All record sizes, written in odd-sized pieces, read in odd sizes. */
-static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
-		       size_t rstep, int no_pad)
+/* The first n record sizes, written in wstep pieces, read in rstep. */
+static void stream_sizes(uint16_t version, uint16_t cipher, size_t wstep,
+			 size_t rstep, int no_pad, size_t n)
 {
 	static uint8_t stream[NSIZES * TR_MAX_REC], pt[NSIZES * 16384];
 	static uint8_t got[NSIZES * 16384];
@@ -75,7 +75,7 @@ static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
 	if (no_pad)
 		KT_ASSERT_OK(setsockopt(p.rx, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
 					&no_pad, sizeof(no_pad)));
-	for (i = 0; i < NSIZES; i++) {
+	for (i = 0; i < n; i++) {
 		kt_fill_pattern(pt + total, sizes[i], i + cipher + version);
 		off += kt_pair_seal(&p, T_DATA, pt + total, sizes[i], stream + off);
 		total += sizes[i];
@@ -90,6 +90,13 @@ static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
 	}
 	kt_expect_bytes(got, pt, total);
 	kt_pair_close(&p);
+}
+
+/* All record sizes, written in odd-sized pieces, read in odd sizes. */
+static void stream_one(uint16_t version, uint16_t cipher, size_t wstep,
+		       size_t rstep, int no_pad)
+{
+	stream_sizes(version, cipher, wstep, rstep, no_pad, NSIZES);
 }
 
 static void all_ciphers_stream(void)
@@ -107,11 +114,15 @@ static void all_ciphers_stream(void)
 		}
 }
 
-/* Tiny writes: headers and bodies split across many segments. */
+/*
+ * Tiny writes: headers and bodies split across many segments.  A byte
+ * per write and per read stops at 4 KiB records (11 of the sizes, 11 KB):
+ * all 70 KB took in-tree over 8 minutes on the KASAN kernel.
+ */
 static void split_segments(void)
 {
 	stream_one(TLS12, TLS_CIPHER_AES_GCM_128, 3, 7, 0);
-	stream_one(TLS13, TLS_CIPHER_AES_GCM_256, 1, 1, 0);
+	stream_sizes(TLS13, TLS_CIPHER_AES_GCM_256, 1, 1, 0, 11);
 }
 
 /* Many small records in one segment, one read takes them all. */
