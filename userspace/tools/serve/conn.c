@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +239,8 @@ static void send_progress(struct conn *c);
 
 static void begin_send(struct conn *c, int len)
 {
+	if (!c->nparts)
+		c->out_body = 0;
 	c->out_len = (size_t)len;
 	c->out_off = 0;
 	c->body_sent = 0;
@@ -273,8 +276,92 @@ static void respond_simple(struct conn *c, int status, const char *extra,
 		blen = 0;
 	}
 	c->file_off = c->file_end = 0;
+	c->nparts = 0;
 	c->body_inline = blen;
 	begin_send(c, len);
+}
+
+/* The head of part i (delimiter, Content-Type, Content-Range) into buf;
+ * the first one has no CRLF before its delimiter (RFC 2046 5.1.1). */
+static int part_head(const struct conn *c, int i, char *buf, size_t max)
+{
+	return snprintf(buf, max, "%s--%s\r\nContent-Type: %s\r\n"
+			"Content-Range: bytes %lld-%lld/%lld\r\n\r\n",
+			i ? "\r\n" : "", c->boundary, c->ctype,
+			(long long)c->spans[i].start, (long long)c->spans[i].end,
+			(long long)c->fsize);
+}
+
+static int part_tail(const struct conn *c, char *buf, size_t max)
+{
+	return snprintf(buf, max, "\r\n--%s--\r\n", c->boundary);
+}
+
+/* Content-Length of the multipart body: part heads, file bytes, tail. */
+static long long multipart_length(const struct conn *c)
+{
+	char tmp[256];
+	long long total = part_tail(c, tmp, sizeof(tmp));
+	int i;
+
+	for (i = 0; i < c->nparts; i++)
+		total += part_head(c, i, tmp, sizeof(tmp)) +
+			 (c->spans[i].end - c->spans[i].start + 1);
+	return total;
+}
+
+/* A boundary that will not occur in the file bytes (64 random bits). */
+static void new_boundary(struct conn *c)
+{
+	unsigned long long r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (unsigned long long)conn_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		    c->id;
+	snprintf(c->boundary, sizeof(c->boundary), "ktls%016llx", r);
+}
+
+/* multipart/byteranges: the head and part 0's head into out[]. */
+static int respond_multipart(struct conn *c, struct file_ref *f, int len)
+{
+	int ph;
+
+	c->ctype = f->type;
+	c->fsize = f->st.st_size;
+	new_boundary(c);
+	len += snprintf(c->out + len, sizeof(c->out) - len,
+			"Content-Type: multipart/byteranges; boundary=%s\r\n"
+			"Content-Length: %lld\r\n", c->boundary,
+			multipart_length(c));
+	len = head_end(c, len);
+	if (!strcmp(c->req.method, "HEAD"))
+		return len;
+	ph = part_head(c, 0, c->out + len, sizeof(c->out) - len);
+	c->out_body = (size_t)ph;
+	c->part = 0;
+	c->file_off = c->spans[0].start;
+	c->file_end = c->spans[0].end + 1;
+	return len + ph;
+}
+
+/* The file bytes of part c->part are out: the next part's head (or the
+ * closing delimiter) into out[]; 0 when the body is complete. */
+static int next_part(struct conn *c)
+{
+	if (c->part >= c->nparts)
+		return 0;
+	c->part++;
+	if (c->part < c->nparts) {
+		c->out_len = (size_t)part_head(c, c->part, c->out,
+					       sizeof(c->out));
+		c->file_off = c->spans[c->part].start;
+		c->file_end = c->spans[c->part].end + 1;
+	} else {
+		c->out_len = (size_t)part_tail(c, c->out, sizeof(c->out));
+	}
+	c->out_off = 0;
+	c->out_body = c->out_len;
+	return 1;
 }
 
 static void respond_file(struct conn *c, struct file_ref *f)
@@ -298,8 +385,10 @@ static void respond_file(struct conn *c, struct file_ref *f)
 		begin_send(c, head_end(c, len));
 		return;
 	}
+	c->nparts = 0;
 	if (r->has_range && files_if_range_ok(r, &f->st)) {
-		int rs = http_range(r->range, f->st.st_size, &start, &end);
+		int rs = http_ranges(r->range, f->st.st_size, c->spans,
+				     HTTP_MAX_RANGES, &c->nparts);
 
 		if (rs == 416) {
 			close(f->fd);
@@ -309,29 +398,41 @@ static void respond_file(struct conn *c, struct file_ref *f)
 			respond_simple(c, 416, extra, 0);
 			return;
 		}
-		if (rs == 206)
+		if (rs == 206) {
 			status = 206;
+			start = c->spans[0].start;
+			end = c->spans[0].end;
+		}
 	}
 	c->status = status;
 	c->close_after |= !r->keep_alive;
 	len = head_begin(c, status);
 	len += snprintf(c->out + len, sizeof(c->out) - len,
-			"Content-Type: %s\r\nContent-Length: %lld\r\n"
 			"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-			f->type, (long long)(end - start + 1), lm, etag);
-	if (status == 206)
+			lm, etag);
+	c->file_off = c->file_end = 0;
+	if (c->nparts > 1) {
+		len = respond_multipart(c, f, len);
+	} else {
+		c->nparts = 0;
 		len += snprintf(c->out + len, sizeof(c->out) - len,
-				"Content-Range: bytes %lld-%lld/%lld\r\n",
-				(long long)start, (long long)end,
-				(long long)f->st.st_size);
-	len = head_end(c, len);
+				"Content-Type: %s\r\nContent-Length: %lld\r\n",
+				f->type, (long long)(end - start + 1));
+		if (status == 206)
+			len += snprintf(c->out + len, sizeof(c->out) - len,
+					"Content-Range: bytes %lld-%lld/%lld\r\n",
+					(long long)start, (long long)end,
+					(long long)f->st.st_size);
+		len = head_end(c, len);
+		c->file_off = start;
+		c->file_end = end + 1;
+	}
 	if (!strcmp(r->method, "HEAD")) {
 		close(f->fd);
 		c->file_off = c->file_end = 0;
+		c->nparts = 0;
 	} else {
 		c->file_fd = f->fd;
-		c->file_off = start;
-		c->file_end = end + 1;
 	}
 	begin_send(c, len);
 }
@@ -345,6 +446,7 @@ static void serve_request(struct conn *c, int parse_status)
 
 	c->close_after = c->rd_eof;
 	c->body_inline = 0;
+	c->nparts = 0;
 	if (parse_status) {
 		respond_simple(c, parse_status, NULL, 1);
 		return;
@@ -482,6 +584,7 @@ static void send_progress(struct conn *c)
 {
 	long long slice = 0;
 
+more:
 	while (c->out_off < c->out_len) {
 		ssize_t n = tls_write(c, c->out + c->out_off,
 				      c->out_len - c->out_off);
@@ -493,6 +596,8 @@ static void send_progress(struct conn *c)
 		c->out_off += (size_t)n;
 		c->deadline = conn_now_ms() + cfg.send_ms;
 	}
+	c->body_sent += (long long)c->out_body;	/* multipart heads */
+	c->out_body = 0;
 	while (c->file_off < c->file_end) {
 		off_t left = c->file_end - c->file_off;
 		size_t chunk = left > (1 << 20) ? (1 << 20) : (size_t)left;
@@ -531,6 +636,8 @@ static void send_progress(struct conn *c)
 		if (slice >= SEND_SLICE)
 			goto wait;	/* level-triggered: back soon */
 	}
+	if (next_part(c))
+		goto more;
 	finish_response(c, NULL);
 	if (c->close_after || stopping) {
 		start_linger(c);

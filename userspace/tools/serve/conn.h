@@ -49,6 +49,14 @@ struct conn {
 	int file_fd;
 	off_t file_off, file_end;	/* body bytes [file_off, file_end) */
 	long long body_sent, body_inline;	/* file bytes; error page bytes */
+	/* multipart/byteranges: part `part` of `nparts` is in flight; the
+	 * part headers go through out[], the file bytes through sendfile */
+	struct http_span spans[HTTP_MAX_RANGES];
+	int nparts, part;
+	size_t out_body;		/* bytes at the end of out[] that are body */
+	const char *ctype;
+	off_t fsize;
+	char boundary[24];
 	int status, close_after, logged;
 	long long since_rekey;
 	unsigned char *ubuf;		/* userspace TLS: file chunk */
