@@ -68,7 +68,11 @@ per() { echo $((($2 - $1) * 1024 / N)); }
 # Warm up (the allocator's arenas, the file in the page cache), so the
 # figures below are what one more connection costs.
 "$B/hold_conns" -t /1k.bin 127.0.0.1 "$PORT" 20 1 >/dev/null
-sleep 2
+i=0
+while [ "$(conns "$(stats)")" -gt 0 ] && [ $i -lt $((60 * S)) ]; do
+	sleep 0.5
+	i=$((i + 1))
+done
 s0=$(stats)
 k0=$(slab)
 
