@@ -29,17 +29,6 @@ cd "$W" || exit 1
 mkdir -p www
 head -c 1024 /dev/urandom >www/1k.bin
 
-"$B/ktls-serve" -l 127.0.0.1 -p "$PORT" --max-conns $((N * 2 + 100)) \
-	--max-per-ip 0 --handshake-timeout $((120 * S)) \
-	--idle-timeout $((300 * S)) --access-log /dev/null www >serve.log 2>&1 &
-srv=$!
-i=0
-while ! grep -q listening serve.log 2>/dev/null && [ $i -lt $((100 * S)) ]; do
-	i=$((i + 1))
-	sleep 0.1
-done
-grep -q listening serve.log || { sed 's/^/# /' serve.log; exit 1; }
-
 stats() {
 	before=$(grep -c '^stats:' serve.log)
 	kill -USR1 "$srv"
@@ -65,14 +54,35 @@ wait_conns() {
 # per BEFORE AFTER: bytes per connection from two kB figures.
 per() { echo $((($2 - $1) * 1024 / N)); }
 
-# Warm up (the allocator's arenas, the file in the page cache), so the
-# figures below are what one more connection costs.
-"$B/hold_conns" -t /1k.bin 127.0.0.1 "$PORT" 20 1 >/dev/null
-i=0
-while [ "$(conns "$(stats)")" -gt 0 ] && [ $i -lt $((60 * S)) ]; do
-	sleep 0.5
-	i=$((i + 1))
-done
+# A fresh server per phase: memory freed by one phase would be reused by
+# the next and hide what it costs.
+# start_server [-t /1k.bin]: the warm-up connections like the phase's.
+start_server() {
+	"$B/ktls-serve" -l 127.0.0.1 -p "$PORT" --max-conns $((N * 2 + 100)) \
+		--max-per-ip 0 --handshake-timeout $((120 * S)) \
+		--idle-timeout $((300 * S)) --access-log /dev/null www >serve.log 2>&1 &
+	srv=$!
+	i=0
+	while ! grep -q listening serve.log 2>/dev/null && [ $i -lt $((100 * S)) ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	grep -q listening serve.log || { sed 's/^/# /' serve.log; exit 1; }
+	# Warm up (the allocator's arenas, the file in the page cache), so
+	# the figures are what one more connection costs.
+	"$B/hold_conns" "$@" 127.0.0.1 "$PORT" 20 1 >/dev/null
+	i=0
+	while [ "$(conns "$(stats)")" -gt 0 ] && [ $i -lt $((60 * S)) ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+stop_server() {
+	kill -TERM "$srv"
+	wait "$srv"
+}
+
+start_server -t /1k.bin
 s0=$(stats)
 k0=$(slab)
 
@@ -101,13 +111,10 @@ check idle_tls_all_held [ "$(conns "$s1")" -ge "$N" ]
 check idle_tls_rss_per_conn [ "$tls_rss" -le 4096 ]
 kill $h 2>/dev/null
 wait $h 2>/dev/null
-i=0
-while [ "$(conns "$(stats)")" -gt 0 ] && [ $i -lt $((60 * S)) ]; do
-	sleep 0.5
-	i=$((i + 1))
-done
+stop_server
 
 # N TCP connections that never send a byte: no TLS state yet.
+start_server
 s2=$(stats)
 k2=$(slab)
 # shellcheck disable=SC3045
@@ -124,8 +131,7 @@ check idle_tcp_all_held [ "$(conns "$s3")" -ge "$N" ]
 check idle_tcp_rss_per_conn [ "$tcp_rss" -le 4096 ]
 kill $h 2>/dev/null
 wait $h 2>/dev/null
-kill -TERM $srv
-wait $srv
+stop_server
 cd /
 rm -rf "$W"
 exit $failed
