@@ -14,10 +14,12 @@
 # BSERVE_* in the environment set the same knobs.
 # Knobs on the kernel command line: bserve.secs=N (per run, default 10),
 # bserve.reps=N (default 3), bserve.idle=N (idle connections, default
-# 2000), bserve.rows=a,b (1k,100k,64m,handshake,idle; default all).
+# 2000), bserve.rows=a,b (idle,1k,100k,64m,handshake; default all).
 
 SECS=${BSERVE_SECS:-10} REPS=${BSERVE_REPS:-3} IDLE=${BSERVE_IDLE:-2000}
-ROWS=${BSERVE_ROWS:-1k,100k,64m,handshake,idle}
+# idle first: on fresh servers (memory the other rows freed would be
+# reused and hide what an idle connection costs).
+ROWS=${BSERVE_ROWS:-idle,1k,100k,64m,handshake}
 # shellcheck disable=SC2013 # the command line is one line of words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
