@@ -753,6 +753,15 @@ void conn_on_event(struct conn *c, unsigned int events)
 void conn_on_tick(struct conn *c, double now)
 {
 	if (c->state == CS_LINGER && c->read_dead && !unacked(c)) {
+		/* Everything sent is acknowledged, but a close_notify that
+		 * waited for room (EPOLLOUT not handled yet) must still go
+		 * first, or the peer sees EOF and may take the body for cut
+		 * short; the next scan closes once it is acknowledged too. */
+		if (c->notify_pending) {
+			linger_notify(c);
+			if (!c->notify_pending)
+				return;
+		}
 		close_now(c);
 		return;
 	}
