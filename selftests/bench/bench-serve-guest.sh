@@ -142,6 +142,8 @@ run_idle() {
 	done
 	sleep 3
 	r1=$(rss_of "$impl") k1=$(slab)
+	# Kernel TLS in use for the held connections (nginx: TX only).
+	echo "# idle $impl: $(grep -E '^TlsCurr(Tx|Rx)Sw' /proc/net/ktls_stat 2>/dev/null | tr -s ' \t' '=' | tr '\n' ' ')"
 	seq=$((seq + 1))
 	"$B/mark" start
 	"$B/mark" stop
@@ -167,7 +169,7 @@ done
 echo "# ktls-serve: $(kill -USR1 $kpid; sleep 1; grep '^stats:' ks.log | tail -n 2 | tr '\n' ' ')"
 echo "# nginx error log (last lines):"
 tail -n 5 ng/error.log | sed 's/^/# /'
-[ -r /proc/net/tls_stat ] && sed 's/^/# tls_stat /' /proc/net/tls_stat
+[ -r /proc/net/ktls_stat ] && sed 's/^/# ktls_stat /' /proc/net/ktls_stat
 kill $kpid $npid
 wait
 exit 0
