@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
 	SSL_CTX *ctx = NULL;
 	time_t end, t0 = time(NULL);
 
+	/* A server that closes on us: an error message, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc == 7 && !strcmp(argv[1], "-t")) {
 		tls_path = argv[2];
 		argv += 2;
