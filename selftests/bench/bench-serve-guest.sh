@@ -55,6 +55,7 @@ head -c 102400 /dev/urandom >www/100k.bin
 dd if=/dev/urandom of=www/64m.bin bs=1M count=64 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-subj /CN=bench -days 1 -keyout key.pem -out cert.pem 2>/dev/null
+# shellcheck disable=SC3045 # busybox sh has ulimit -n
 ulimit -n 65536
 
 cat >ng/nginx.conf <<NG
@@ -119,10 +120,10 @@ run_wrk() {
 	seq=$((seq + 1))
 	"$B/mark" start
 	if [ -n "$hdr" ]; then
-		taskset -c 0 wrk -t1 -c$conns -d${secs}s -H "$hdr" \
+		taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" -H "$hdr" \
 			"https://127.0.0.1:$(port_of "$impl")/$file" >wrk.out 2>&1
 	else
-		taskset -c 0 wrk -t1 -c$conns -d${secs}s \
+		taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" \
 			"https://127.0.0.1:$(port_of "$impl")/$file" >wrk.out 2>&1
 	fi
 	"$B/mark" stop
