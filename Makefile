@@ -14,7 +14,7 @@ KDIR ?= $(or $(wildcard /lib/modules/$(KVER)/build),\
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module userspace selftests deps check run bench bench-profile clean
+.PHONY: all module userspace selftests deps check run bench bench-profile bench-serve clean
 
 all: module userspace selftests
 
@@ -43,6 +43,14 @@ bench: deps
 # Per-function instruction profile, ktls vs in-tree (README: "Benchmarks").
 bench-profile: deps
 	bash selftests/bench/profile.sh $(KERNELS)
+
+# ktls-serve against Debian's nginx (README: "ktls-serve against nginx");
+# nginx and wrk come from Debian, installed by deps.sh.
+bench-serve:
+	KTLS_EXTRA_PKGS="nginx wrk" bash selftests/vm/deps.sh
+	bash selftests/bench/run-bench-serve.sh $(BENCH_SERVE_KERNELS)
+
+BENCH_SERVE_KERNELS ?= 6.12
 
 clean:
 	-$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)

@@ -115,6 +115,9 @@ make -s -C "$REPO" install WITH_MODULE=0 UBUILD=userspace/build/dyn \
 strip --strip-unneeded "$R"/usr/bin/*
 strip --strip-debug "$R/usr/lib/$MULTIARCH/libktls.a"
 strip --strip-unneeded "$R/usr/lib/$MULTIARCH"/libktls.so.0.*
+# Debian policy 12.1 (lintian: uncompressed-manual-page): man pages are
+# installed gzip -9n compressed (-n: no name or time, reproducible).
+find "$R/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
 docs "$R" ktls-tools
 # Library dependencies of the tools, as dpkg-shlibdeps sees them.
 mkdir -p "$STAGE/shl/debian"
@@ -142,5 +145,10 @@ Description: kernel TLS tools: ktls-serve, ktls-get, ktls-doctor, libktls
  OpenSSL handshake, keys handed to the kernel).
 EOF2
 dpkg-deb --root-owner-group -Zxz --build "$R" "$OUT/ktls-tools_${VER}_${ARCH}.deb" >/dev/null
+# What lintian would say first: a man page that is not compressed.
+if dpkg-deb -c "$OUT/ktls-tools_${VER}_${ARCH}.deb" | grep -E '/usr/share/man/.*\.[0-9]$'; then
+	echo "mkdeb: uncompressed man page(s) in ktls-tools" >&2
+	exit 1
+fi
 echo "$OUT/ktls-dkms_${VER}_all.deb"
 echo "$OUT/ktls-tools_${VER}_${ARCH}.deb"

@@ -31,7 +31,7 @@ if [ "$PART" = sclient ]; then
 	echo "1..6"
 else
 	echo "# suite: ktls-serve"
-	echo "1..25"
+	echo "1..28"
 fi
 # KTLS_SERVE_INTREE=1 (checking this script itself): Debian's tls.ko.
 if [ -n "${KTLS_SERVE_INTREE:-}" ]; then
@@ -156,6 +156,47 @@ t_range_suffix() {
 	[ "$(code -r -5 "$URL/sub/small.txt")" = 206 ] &&
 		[ "$(cat body.out)" = "ktls" ]
 }
+# Several ranges: multipart/byteranges, rebuilt here byte by byte (part
+# heads from the boundary the server chose, file bytes with tail/head), and
+# the access log says 206, the whole length, over kernel TLS (sendfile).
+mr_part() {
+	printf '%b--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %s-%s/%s\r\n\r\n' \
+		"$1" "$bnd" "$2" "$3" "$size"
+	tail -c +$(($2 + 1)) www/big.bin | head -c $(($3 - $2 + 1))
+}
+t_multirange() {
+	rm -f body.out mh.txt
+	st=$(curl -sk --http1.1 -A multirange -r 0-9,1000-1999,$((size - 300000))-,5-5 \
+		-D mh.txt -o body.out -w '%{http_code}' "$URL/big.bin")
+	bnd=$(tr -d '\r' <mh.txt |
+		sed -n 's|^Content-Type: multipart/byteranges; boundary=||p')
+	cl=$(tr -d '\r' <mh.txt | sed -n 's/^Content-Length: //p')
+	{
+		mr_part '' 0 9
+		mr_part '\r\n' 1000 1999
+		mr_part '\r\n' $((size - 300000)) $((size - 1))
+		mr_part '\r\n' 5 5
+		printf '\r\n--%s--\r\n' "$bnd"
+	} >want.out
+	line=$(grep '"multirange"' serve.log | tail -n 1)
+	diag "multirange: $st, boundary $bnd, Content-Length $cl, got $(wc -c <body.out) bytes; log: ${line#*\"GET}"
+	[ "$st" = 206 ] && [ -n "$bnd" ] && cmp -s want.out body.out &&
+		[ "$cl" = "$(wc -c <body.out)" ] &&
+		echo "$line" | grep -q "\" 206 $cl .* ktls"
+}
+# HEAD with several ranges: the same head, no body.
+t_multirange_head() {
+	hl=$(curl -sk --http1.1 -I -r 0-1,3-4 "$URL/sub/small.txt" |
+		tr -d '\r')
+	echo "$hl" | grep -q '^HTTP/1.1 206' &&
+		echo "$hl" | grep -q '^Content-Type: multipart/byteranges; boundary=' &&
+		[ -n "$(echo "$hl" | sed -n 's/^Content-Length: //p')" ]
+}
+# Overlapping ranges adding up past the file: the whole body, 200.
+t_multirange_overlap() {
+	[ "$(code -r 0-,0-,0- "$URL/sub/small.txt")" = 200 ] &&
+		[ "$(cat body.out)" = "hello ktls" ]
+}
 t_traversal() {
 	[ "$(code --path-as-is "$URL/../outside.txt")" != 200 ] &&
 		! grep -q secret body.out &&
@@ -181,6 +222,9 @@ check head t_head
 check range_206 t_range
 check range_suffix t_range_suffix
 check range_416 [ "$(code -r 999999999- "$URL/sub/small.txt")" = 416 ]
+check multirange_206 t_multirange
+check multirange_head t_multirange_head
+check multirange_overlap_200 t_multirange_overlap
 check not_found_404 [ "$(code "$URL/nope")" = 404 ]
 check traversal_refused t_traversal
 check small_file t_small

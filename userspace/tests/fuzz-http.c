@@ -16,6 +16,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Every span inside the file, no more than asked, and no more bytes in
+ * all than the file has (the amplification guard). */
+static void check_ranges(const char *v, off_t size)
+{
+	struct http_span sp[HTTP_MAX_RANGES];
+	off_t total = 0;
+	int n = -1, i, rs = http_ranges(v, size, sp, HTTP_MAX_RANGES, &n);
+
+	PROMISE(rs == 0 || rs == 206 || rs == 416);
+	PROMISE(n >= 0 && n <= HTTP_MAX_RANGES);
+	PROMISE((rs == 206) == (n > 0));
+	for (i = 0; i < n; i++) {
+		PROMISE(sp[i].start >= 0 && sp[i].start <= sp[i].end &&
+			sp[i].end < size);
+		total += sp[i].end - sp[i].start + 1;
+	}
+	PROMISE(total <= size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const off_t sizes[] = { 0, 1, 100, INT64_MAX };
@@ -48,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			PROMISE(rs == 0 || rs == 206 || rs == 416);
 			if (rs == 206)
 				PROMISE(a >= 0 && a <= b && b < sizes[i]);
+			check_ranges(r.range, sizes[i]);
 		}
 	}
 	free(buf);

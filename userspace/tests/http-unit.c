@@ -114,6 +114,55 @@ int main(void)
 	EXPECT(http_range("Bytes=0-0", 100, &a, &b) == 206 && a == 0 && b == 0);
 	EXPECT(http_range("bytes= 0-0", 100, &a, &b) == 0);
 
+	/* Several ranges (multipart/byteranges). */
+	{
+		struct http_span sp[HTTP_MAX_RANGES];
+		int n = -1;
+
+		EXPECT(http_ranges("bytes=0-1,5-6", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 206 && n == 2 && sp[0].start == 0 &&
+		       sp[0].end == 1 && sp[1].start == 5 && sp[1].end == 6);
+		/* Order kept, OWS and empty elements around commas. */
+		EXPECT(http_ranges("bytes=-10 , ,20-29,\t0-0", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 206 && n == 3 &&
+		       sp[0].start == 90 && sp[0].end == 99 &&
+		       sp[1].start == 20 && sp[2].end == 0);
+		/* Unsatisfiable ones are dropped; all of them: 416. */
+		EXPECT(http_ranges("bytes=200-300,1-1,-0", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 206 && n == 1 &&
+		       sp[0].start == 1 && sp[0].end == 1);
+		EXPECT(http_ranges("bytes=200-300,100-", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 416 && n == 0);
+		/* One bad spec spoils the set: the whole body. */
+		EXPECT(http_ranges("bytes=0-1,x-2", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 0);
+		EXPECT(http_ranges("bytes=0-1,3-2", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 0);
+		EXPECT(http_ranges("bytes=0 -1", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 0);
+		EXPECT(http_ranges("bytes=,", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 0);
+		/* Overlaps adding up past the file (amplification), too
+		 * many ranges, overflowing numbers: the whole body. */
+		EXPECT(http_ranges("bytes=0-,0-", 100, sp, HTTP_MAX_RANGES,
+				   &n) == 0);
+		EXPECT(http_ranges("bytes=0-59,40-99", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 0);
+		EXPECT(http_ranges("bytes=0-49,40-89", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 206 && n == 2);
+		EXPECT(http_ranges("bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,"
+				   "9-9,10-10,11-11,12-12,13-13,14-14,15-15",
+				   100, sp, HTTP_MAX_RANGES, &n) == 206 &&
+		       n == 16 && sp[15].start == 15);
+		EXPECT(http_ranges("bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,"
+				   "9-9,10-10,11-11,12-12,13-13,14-14,15-15,"
+				   "16-16", 100, sp, HTTP_MAX_RANGES, &n) == 0);
+		EXPECT(http_ranges("bytes=-99999999999999999999,"
+				   "99999999999999999999-", 100, sp,
+				   HTTP_MAX_RANGES, &n) == 206 && n == 1 &&
+		       sp[0].start == 0 && sp[0].end == 99);
+	}
+
 	printf("%s\n", failures ? "http-unit: FAILED" : "http-unit: ok");
 	return failures ? 1 : 0;
 }

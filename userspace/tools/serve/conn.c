@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,16 @@
 #define SEND_SLICE	(4 << 20)
 
 static void close_now(struct conn *c);
+
+/* The request buffers back to the allocator, unless a (pipelined)
+ * request still waits in them. */
+static void io_release(struct conn *c)
+{
+	if (c->io && !c->have) {
+		free(c->io);
+		c->io = NULL;
+	}
+}
 
 static const char key_handshake[] = "handshake", key_header[] = "header",
 	key_refused[] = "refused";
@@ -69,6 +80,8 @@ static void abort_now(struct conn *c)
 
 static void close_now(struct conn *c)
 {
+	c->have = 0;
+	io_release(c);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	tls_free(c);
@@ -112,12 +125,8 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *sa,
 	c->state = CS_HANDSHAKE;
 	c->req_t0 = conn_now_ms();
 	c->deadline = c->req_t0 + cfg.handshake_ms;
-	if (tls_start(c)) {
-		log_limited(key_refused, "%s: cannot set up TLS (out of memory?)",
-			    c->peer_host);
-		free(c);
-		return NULL;	/* the caller closes fd */
-	}
+	/* The SSL object (several KB, more once it reads) waits for the
+	 * ClientHello's first byte: a silent connection costs no TLS. */
 	if (cfg.trace)
 		log_msg("[%s] TCP accepted from %s", c->tag, c->peer_host);
 	return c;
@@ -179,6 +188,8 @@ static void linger_notify(struct conn *c)
 
 static void start_linger(struct conn *c)
 {
+	c->have = 0;		/* never parsed now */
+	io_release(c);
 	if (c->file_fd >= 0) {
 		close(c->file_fd);
 		c->file_fd = -1;
@@ -214,26 +225,26 @@ static void date_now(char *out, size_t max)
 	snprintf(out, max, "%s", cached);
 }
 
-/* Start of a response head into c->out. */
+/* Start of a response head into c->io->out. */
 static int head_begin(struct conn *c, int status)
 {
 	char date[40];
 
 	date_now(date, sizeof(date));
-	return snprintf(c->out, sizeof(c->out),
+	return snprintf(c->io->out, sizeof(c->io->out),
 			"HTTP/1.1 %d %s\r\nServer: ktls-serve\r\nDate: %s\r\n",
 			status, http_reason(status), date);
 }
 
 static int head_end(struct conn *c, int len)
 {
-	const struct http_req *r = &c->req;
+	const struct http_req *r = &c->io->req;
 	const char *conn_hdr = c->close_after ? "Connection: close\r\n" :
 		r->minor == 0 ? "Connection: keep-alive\r\n" : "";
 
-	len += snprintf(c->out + len, sizeof(c->out) - len, "%s\r\n", conn_hdr);
-	if (len >= (int)sizeof(c->out))
-		len = sizeof(c->out) - 1;
+	len += snprintf(c->io->out + len, sizeof(c->io->out) - len, "%s\r\n", conn_hdr);
+	if (len >= (int)sizeof(c->io->out))
+		len = sizeof(c->io->out) - 1;
 	return len;
 }
 
@@ -241,6 +252,8 @@ static void send_progress(struct conn *c);
 
 static void begin_send(struct conn *c, int len)
 {
+	if (!c->nparts)
+		c->out_body = 0;
 	c->out_len = (size_t)len;
 	c->out_off = 0;
 	c->body_sent = 0;
@@ -258,31 +271,115 @@ static void respond_simple(struct conn *c, int status, const char *extra,
 	int blen, len;
 
 	c->status = status;
-	c->close_after |= close_after || !c->req.keep_alive;
+	c->close_after |= close_after || !c->io->req.keep_alive;
 	blen = snprintf(body, sizeof(body), "%d %s\n", status,
 			http_reason(status));
 	len = head_begin(c, status);
-	len += snprintf(c->out + len, sizeof(c->out) - len,
+	len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
 			"%sContent-Type: text/plain\r\nContent-Length: %d\r\n",
 			extra ? extra : "", status == 304 ? 0 : blen);
 	if (status == 304)
 		blen = 0;
 	len = head_end(c, len);
-	if (strcmp(c->req.method, "HEAD") && status != 304 &&
-	    len + blen < (int)sizeof(c->out)) {
-		memcpy(c->out + len, body, blen);
+	if (strcmp(c->io->req.method, "HEAD") && status != 304 &&
+	    len + blen < (int)sizeof(c->io->out)) {
+		memcpy(c->io->out + len, body, blen);
 		len += blen;
 	} else {
 		blen = 0;
 	}
 	c->file_off = c->file_end = 0;
+	c->nparts = 0;
 	c->body_inline = blen;
 	begin_send(c, len);
 }
 
+/* The head of part i (delimiter, Content-Type, Content-Range) into buf;
+ * the first one has no CRLF before its delimiter (RFC 2046 5.1.1). */
+static int part_head(const struct conn *c, int i, char *buf, size_t max)
+{
+	return snprintf(buf, max, "%s--%s\r\nContent-Type: %s\r\n"
+			"Content-Range: bytes %lld-%lld/%lld\r\n\r\n",
+			i ? "\r\n" : "", c->boundary, c->ctype,
+			(long long)c->io->spans[i].start, (long long)c->io->spans[i].end,
+			(long long)c->fsize);
+}
+
+static int part_tail(const struct conn *c, char *buf, size_t max)
+{
+	return snprintf(buf, max, "\r\n--%s--\r\n", c->boundary);
+}
+
+/* Content-Length of the multipart body: part heads, file bytes, tail. */
+static long long multipart_length(const struct conn *c)
+{
+	char tmp[256];
+	long long total = part_tail(c, tmp, sizeof(tmp));
+	int i;
+
+	for (i = 0; i < c->nparts; i++)
+		total += part_head(c, i, tmp, sizeof(tmp)) +
+			 (c->io->spans[i].end - c->io->spans[i].start + 1);
+	return total;
+}
+
+/* A boundary that will not occur in the file bytes (64 random bits). */
+static void new_boundary(struct conn *c)
+{
+	unsigned long long r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (unsigned long long)conn_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		    c->id;
+	snprintf(c->boundary, sizeof(c->boundary), "ktls%016llx", r);
+}
+
+/* multipart/byteranges: the head and part 0's head into out[]. */
+static int respond_multipart(struct conn *c, struct file_ref *f, int len)
+{
+	int ph;
+
+	c->ctype = f->type;
+	c->fsize = f->st.st_size;
+	new_boundary(c);
+	len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
+			"Content-Type: multipart/byteranges; boundary=%s\r\n"
+			"Content-Length: %lld\r\n", c->boundary,
+			multipart_length(c));
+	len = head_end(c, len);
+	if (!strcmp(c->io->req.method, "HEAD"))
+		return len;
+	ph = part_head(c, 0, c->io->out + len, sizeof(c->io->out) - len);
+	c->out_body = (size_t)ph;
+	c->part = 0;
+	c->file_off = c->io->spans[0].start;
+	c->file_end = c->io->spans[0].end + 1;
+	return len + ph;
+}
+
+/* The file bytes of part c->part are out: the next part's head (or the
+ * closing delimiter) into out[]; 0 when the body is complete. */
+static int next_part(struct conn *c)
+{
+	if (c->part >= c->nparts)
+		return 0;
+	c->part++;
+	if (c->part < c->nparts) {
+		c->out_len = (size_t)part_head(c, c->part, c->io->out,
+					       sizeof(c->io->out));
+		c->file_off = c->io->spans[c->part].start;
+		c->file_end = c->io->spans[c->part].end + 1;
+	} else {
+		c->out_len = (size_t)part_tail(c, c->io->out, sizeof(c->io->out));
+	}
+	c->out_off = 0;
+	c->out_body = c->out_len;
+	return 1;
+}
+
 static void respond_file(struct conn *c, struct file_ref *f)
 {
-	const struct http_req *r = &c->req;
+	const struct http_req *r = &c->io->req;
 	off_t start = 0, end = f->st.st_size - 1;
 	char lm[40], etag[80], extra[160];
 	int status = 200, len;
@@ -296,13 +393,15 @@ static void respond_file(struct conn *c, struct file_ref *f)
 		c->status = 304;
 		c->close_after |= !r->keep_alive;
 		len = head_begin(c, 304);
-		len += snprintf(c->out + len, sizeof(c->out) - len, "%s", extra);
+		len += snprintf(c->io->out + len, sizeof(c->io->out) - len, "%s", extra);
 		c->file_off = c->file_end = 0;
 		begin_send(c, head_end(c, len));
 		return;
 	}
+	c->nparts = 0;
 	if (r->has_range && files_if_range_ok(r, &f->st)) {
-		int rs = http_range(r->range, f->st.st_size, &start, &end);
+		int rs = http_ranges(r->range, f->st.st_size, c->io->spans,
+				     HTTP_MAX_RANGES, &c->nparts);
 
 		if (rs == 416) {
 			close(f->fd);
@@ -312,42 +411,55 @@ static void respond_file(struct conn *c, struct file_ref *f)
 			respond_simple(c, 416, extra, 0);
 			return;
 		}
-		if (rs == 206)
+		if (rs == 206) {
 			status = 206;
+			start = c->io->spans[0].start;
+			end = c->io->spans[0].end;
+		}
 	}
 	c->status = status;
 	c->close_after |= !r->keep_alive;
 	len = head_begin(c, status);
-	len += snprintf(c->out + len, sizeof(c->out) - len,
-			"Content-Type: %s\r\nContent-Length: %lld\r\n"
+	len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
 			"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-			f->type, (long long)(end - start + 1), lm, etag);
-	if (status == 206)
-		len += snprintf(c->out + len, sizeof(c->out) - len,
-				"Content-Range: bytes %lld-%lld/%lld\r\n",
-				(long long)start, (long long)end,
-				(long long)f->st.st_size);
-	len = head_end(c, len);
+			lm, etag);
+	c->file_off = c->file_end = 0;
+	if (c->nparts > 1) {
+		len = respond_multipart(c, f, len);
+	} else {
+		c->nparts = 0;
+		len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
+				"Content-Type: %s\r\nContent-Length: %lld\r\n",
+				f->type, (long long)(end - start + 1));
+		if (status == 206)
+			len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
+					"Content-Range: bytes %lld-%lld/%lld\r\n",
+					(long long)start, (long long)end,
+					(long long)f->st.st_size);
+		len = head_end(c, len);
+		c->file_off = start;
+		c->file_end = end + 1;
+	}
 	if (!strcmp(r->method, "HEAD")) {
 		close(f->fd);
 		c->file_off = c->file_end = 0;
+		c->nparts = 0;
 	} else {
 		c->file_fd = f->fd;
-		c->file_off = start;
-		c->file_end = end + 1;
 	}
 	begin_send(c, len);
 }
 
 static void serve_request(struct conn *c, int parse_status)
 {
-	struct http_req *r = &c->req;
+	struct http_req *r = &c->io->req;
 	struct file_ref f;
 	char loc[1200];
 	int st;
 
 	c->close_after = c->rd_eof;
 	c->body_inline = 0;
+	c->nparts = 0;
 	if (parse_status) {
 		respond_simple(c, parse_status, NULL, 1);
 		return;
@@ -382,30 +494,36 @@ static void try_head(struct conn *c)
 
 	if (c->state != CS_HEAD || !c->have)
 		return;
-	hl = http_head_len(c->buf, c->have);
-	if (hl == 0 && c->have < sizeof(c->buf))
+	hl = http_head_len(c->io->buf, c->have);
+	if (hl == 0 && c->have < sizeof(c->io->buf))
 		return;		/* more to come */
 	c->req_t0 = conn_now_ms();
 	if (hl == 0 || hl == (size_t)-1) {
 		/* Fill req.line for the log, then refuse. */
-		http_parse(c->buf, c->have, &c->req);
+		http_parse(c->io->buf, c->have, &c->io->req);
 		c->have = 0;
 		serve_request(c, hl == 0 ? 431 : 400);
 		return;
 	}
-	st = http_parse(c->buf, hl, &c->req);
-	memmove(c->buf, c->buf + hl, c->have - hl);
+	st = http_parse(c->io->buf, hl, &c->io->req);
+	memmove(c->io->buf, c->io->buf + hl, c->have - hl);
 	c->have -= hl;
 	serve_request(c, st);
 }
 
-/* Read what is there into c->buf (c->rd_eof at EOF or close_notify);
+/* Read what is there into c->io->buf (c->rd_eof at EOF or close_notify);
  * -1 on an error. */
 static int read_more(struct conn *c)
 {
-	while (c->have < sizeof(c->buf) && !c->rd_eof) {
-		ssize_t n = tls_read(c, c->buf + c->have,
-				     sizeof(c->buf) - c->have);
+	if (!c->io) {
+		c->io = malloc(sizeof(*c->io));
+		if (!c->io)
+			return -1;
+		c->io->req.line[0] = '\0';
+	}
+	while (c->have < sizeof(c->io->buf) && !c->rd_eof) {
+		ssize_t n = tls_read(c, c->io->buf + c->have,
+				     sizeof(c->io->buf) - c->have);
 
 		if (n > 0) {
 			/* The first byte of a head starts its deadline. */
@@ -441,14 +559,21 @@ static void head_input(struct conn *c)
 				    c->peer_host);
 		c->have = 0;
 		start_linger(c);
+		return;
 	}
+	/* Woken with nothing to parse (idle keep-alive, a record that
+	 * was no data): give the buffers back. */
+	if (c->state == CS_HEAD)
+		io_release(c);
 }
 
 /* Keep-alive: wait for the next head.  0 if the connection ended. */
 static int enter_head(struct conn *c)
 {
 	c->state = CS_HEAD;
-	memset(&c->req, 0, sizeof(c->req));
+	io_release(c);
+	if (c->io)	/* a pipelined request waits in buf */
+		memset(&c->io->req, 0, sizeof(c->io->req));
 	c->deadline = conn_now_ms() + (c->have ? cfg.header_ms : cfg.idle_ms);
 	loop_watch(c, EPOLLIN);
 	if (stopping && !c->have) {
@@ -463,7 +588,7 @@ static int enter_head(struct conn *c)
 static void finish_response(struct conn *c, const char *note)
 {
 	if (!c->logged) {
-		access_log(c, &c->req, c->status,
+		access_log(c, &c->io->req, c->status,
 			   c->body_sent + (c->out_off == c->out_len ?
 					   c->body_inline : 0), note);
 		c->logged = 1;
@@ -485,8 +610,9 @@ static void send_progress(struct conn *c)
 {
 	long long slice = 0;
 
+more:
 	while (c->out_off < c->out_len) {
-		ssize_t n = tls_write(c, c->out + c->out_off,
+		ssize_t n = tls_write(c, c->io->out + c->out_off,
 				      c->out_len - c->out_off);
 
 		if (n < 0 && errno == EAGAIN)
@@ -496,6 +622,8 @@ static void send_progress(struct conn *c)
 		c->out_off += (size_t)n;
 		c->deadline = conn_now_ms() + cfg.send_ms;
 	}
+	c->body_sent += (long long)c->out_body;	/* multipart heads */
+	c->out_body = 0;
 	while (c->file_off < c->file_end) {
 		off_t left = c->file_end - c->file_off;
 		size_t chunk = left > (1 << 20) ? (1 << 20) : (size_t)left;
@@ -535,6 +663,8 @@ static void send_progress(struct conn *c)
 		if (slice >= SEND_SLICE)
 			goto wait;	/* level-triggered: back soon */
 	}
+	if (next_part(c))
+		goto more;
 	finish_response(c, NULL);
 	if (c->close_after || stopping) {
 		start_linger(c);
@@ -547,7 +677,7 @@ wait:
 	/* Kernel TLS: keep reading too, so a KeyUpdate from the peer is
 	 * taken (and answered) during a long download. */
 	loop_watch(c, EPOLLOUT | (c->kernel && !c->rd_eof &&
-				  c->have < sizeof(c->buf) ? EPOLLIN : 0));
+				  c->have < sizeof(c->io->buf) ? EPOLLIN : 0));
 	return;
 gone:
 	finish_response(c, "(client went away)");
@@ -562,6 +692,15 @@ void conn_on_event(struct conn *c, unsigned int events)
 
 	switch (c->state) {
 	case CS_HANDSHAKE:
+		if (!c->tls_started) {
+			if (tls_start(c)) {
+				log_limited(key_refused, "%s: cannot set up TLS (out of memory?)",
+					    c->peer_host);
+				close_now(c);
+				return;
+			}
+			c->tls_started = 1;
+		}
 		rc = tls_handshake_step(c);
 		if (rc == TLS_WANT_READ) {
 			loop_watch(c, EPOLLIN);
@@ -573,7 +712,6 @@ void conn_on_event(struct conn *c, unsigned int events)
 			close_now(c);
 		} else {
 			c->state = CS_HEAD;
-			memset(&c->req, 0, sizeof(c->req));
 			c->deadline = conn_now_ms() + cfg.header_ms;
 			loop_watch(c, EPOLLIN);
 			/* Bytes may already wait behind Finished. */
@@ -600,7 +738,7 @@ void conn_on_event(struct conn *c, unsigned int events)
 				return;
 			}
 			/* At EOF or a full buffer: stop asking for EPOLLIN. */
-			if (c->rd_eof || c->have == sizeof(c->buf))
+			if (c->rd_eof || c->have == sizeof(c->io->buf))
 				loop_watch(c, EPOLLOUT);
 		}
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
@@ -619,6 +757,15 @@ void conn_on_event(struct conn *c, unsigned int events)
 void conn_on_tick(struct conn *c, double now)
 {
 	if (c->state == CS_LINGER && c->read_dead && !unacked(c)) {
+		/* Everything sent is acknowledged, but a close_notify that
+		 * waited for room (EPOLLOUT not handled yet) must still go
+		 * first, or the peer sees EOF and may take the body for cut
+		 * short; the next scan closes once it is acknowledged too. */
+		if (c->notify_pending) {
+			linger_notify(c);
+			if (!c->notify_pending)
+				return;
+		}
 		close_now(c);
 		return;
 	}
@@ -634,8 +781,8 @@ void conn_on_tick(struct conn *c, double now)
 	case CS_HEAD:
 		if (c->have) {
 			/* slowloris: the head did not arrive in time */
-			http_parse(c->buf, c->have, &c->req);
-			access_log(c, &c->req, 408, 0, "(request head deadline)");
+			http_parse(c->io->buf, c->have, &c->io->req);
+			access_log(c, &c->io->req, 408, 0, "(request head deadline)");
 			c->have = 0;
 		}
 		start_linger(c);

@@ -18,6 +18,16 @@
 
 struct worker;
 
+/* What a request needs, allocated when its first byte arrives and freed
+ * once it is answered and nothing further is read (~12 KB an idle
+ * connection does not carry). */
+struct conn_io {
+	char buf[HTTP_MAX_HEAD];	/* request bytes read */
+	struct http_req req;
+	char out[1536];			/* response head, part heads */
+	struct http_span spans[HTTP_MAX_RANGES];
+};
+
 /* CS_DEAD: closed, freed by the loop after this round of events (code
  * up the stack may still look at it). */
 enum conn_state { CS_HANDSHAKE, CS_HEAD, CS_SEND, CS_LINGER, CS_DEAD };
@@ -37,18 +47,25 @@ struct conn {
 	struct ktls_opts opts;
 	struct ktls_session *s;		/* NULL once closed */
 	SSL *ssl;			/* the session's, when !kernel */
+	int tls_started;		/* tls_start() done (at the first byte) */
 	int kernel;			/* TX and RX records in the kernel */
 	int want_write;			/* userspace TLS: SSL wants EPOLLOUT */
-	/* request bytes read, not yet parsed */
-	char buf[HTTP_MAX_HEAD];
-	size_t have;
-	struct http_req req;
+	/* the request and response buffers, only while there is a request
+	 * (NULL in an idle keep-alive connection) */
+	struct conn_io *io;
+	size_t have;			/* bytes in io->buf, not yet parsed */
 	/* the response in flight */
-	char out[1536];
 	size_t out_len, out_off;
 	int file_fd;
 	off_t file_off, file_end;	/* body bytes [file_off, file_end) */
 	long long body_sent, body_inline;	/* file bytes; error page bytes */
+	/* multipart/byteranges: part `part` of `nparts` is in flight; the
+	 * part headers go through out[], the file bytes through sendfile */
+	int nparts, part;
+	size_t out_body;		/* bytes at the end of out[] that are body */
+	const char *ctype;
+	off_t fsize;
+	char boundary[24];
 	int status, close_after, logged;
 	long long since_rekey;
 	int kernel_rekey;		/* the kernel counts --rekey-bytes */

@@ -323,39 +323,110 @@ static const char *number(const char *p, uint64_t *v)
 	return p == s ? NULL : p;
 }
 
-int http_range(const char *value, off_t size, off_t *start, off_t *end)
+/* One range-spec of [p, e) against sz bytes: 1 satisfiable (*a..*b
+ * inclusive), 0 unsatisfiable, -1 not a range-spec (RFC 9110 14.1.1). */
+static int range_spec(const char *p, const char *e, uint64_t sz, uint64_t *a,
+		      uint64_t *b)
+{
+	const char *q;
+
+	if (p < e && *p == '-') {		/* suffix-range */
+		q = number(p + 1, b);
+		if (!q || q != e)
+			return -1;
+		if (*b == 0 || sz == 0)
+			return 0;
+		*a = *b >= sz ? 0 : sz - *b;
+		*b = sz - 1;
+		return 1;
+	}
+	q = number(p, a);
+	if (!q || q >= e || *q != '-')
+		return -1;
+	q++;
+	*b = UINT64_MAX;
+	if (q < e) {
+		const char *r = number(q, b);
+
+		if (!r || r != e || *b < *a)
+			return -1;
+	}
+	if (*a >= sz)
+		return 0;
+	if (*b >= sz)
+		*b = sz - 1;
+	return 1;
+}
+
+int http_ranges(const char *value, off_t size, struct http_span *out,
+		int max, int *n)
 {
 	const char *p = value;
-	uint64_t a, b, sz = size < 0 ? 0 : (uint64_t)size;
+	uint64_t sz = size < 0 ? 0 : (uint64_t)size, total = 0;
+	int specs = 0;
 
-	if (strncasecmp(p, "bytes=", 6) || strchr(p, ','))
-		return 0;	/* other units, several ranges: send it all */
+	*n = 0;
+	if (strncasecmp(p, "bytes=", 6))
+		goto whole;	/* other units: send it all */
 	p += 6;
-	if (*p == '-') {		/* suffix-range */
-		p = number(p + 1, &b);
-		if (!p || *p)
-			return 0;
-		if (b == 0 || sz == 0)
-			return 416;
-		*start = (off_t)(b >= sz ? 0 : sz - b);
-		*end = (off_t)sz - 1;
-		return 206;
+	/* 1#range-spec: commas with optional whitespace; empty elements are
+	 * skipped (RFC 9110 5.6.1), but at least one spec, and none before
+	 * the first (no OWS after "="). */
+	if (*p == ' ' || *p == '\t')
+		goto whole;
+	while (*p) {
+		const char *e = p;
+		uint64_t a, b;
+		int rs;
+
+		while (*e && *e != ',' && *e != ' ' && *e != '\t')
+			e++;
+		if (e > p) {
+			rs = range_spec(p, e, sz, &a, &b);
+			if (rs < 0)
+				goto whole;
+			specs++;
+			if (rs) {
+				/* Too many, or more bytes than the file
+				 * (overlaps): the whole body is cheaper and
+				 * allowed (RFC 9110 14.2). */
+				if (*n == max)
+					goto whole;
+				total += b - a + 1;
+				if (total > sz)
+					goto whole;
+				out[*n].start = (off_t)a;
+				out[*n].end = (off_t)b;
+				(*n)++;
+			}
+		}
+		p = e;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',')
+			goto whole;	/* whitespace inside a spec */
+		if (*p)
+			p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
 	}
-	p = number(p, &a);
-	if (!p || *p != '-')
-		return 0;
-	p++;
-	b = UINT64_MAX;
-	if (*p) {
-		p = number(p, &b);
-		if (!p || *p || b < a)
-			return 0;
+	if (specs)
+		return *n ? 206 : 416;
+whole:
+	*n = 0;
+	return 0;
+}
+
+int http_range(const char *value, off_t size, off_t *start, off_t *end)
+{
+	struct http_span sp;
+	int n, rs = http_ranges(value, size, &sp, 1, &n);
+
+	if (rs == 206) {
+		*start = sp.start;
+		*end = sp.end;
 	}
-	if (a >= sz)
-		return 416;
-	*start = (off_t)a;
-	*end = (off_t)(b >= sz ? sz - 1 : b);
-	return 206;
+	return rs;
 }
 
 const char *http_reason(int status)

@@ -40,11 +40,25 @@ int http_parse(const char *head, size_t len, struct http_req *req);
  * NUL), so the caller answers 400 at once instead of waiting for more.
  */
 size_t http_head_len(const char *buf, size_t len);
+/* One byte range, inclusive at both ends. */
+struct http_span {
+	off_t start, end;
+};
+
+/* Ranges served as multipart/byteranges at most; more: the whole body. */
+#define HTTP_MAX_RANGES	16
+
 /*
- * A Range value against a file of `size` bytes: 0 = ignore it (absent,
- * other unit, several ranges, invalid), 206 with [*start, *end] inclusive,
- * or 416.  Numbers of any length are safe (they saturate).
+ * A Range value against a file of `size` bytes (RFC 9110 14.1.2).
+ * 0 = ignore it (absent, other unit, invalid, more than `max` satisfiable
+ * ranges, or more bytes in all than the file has: overlaps); 206 with
+ * out[0..*n) the satisfiable ranges in the order asked, or 416 when none
+ * is.  Numbers of any length are safe (they saturate).
  */
+int http_ranges(const char *value, off_t size, struct http_span *out,
+		int max, int *n);
+/* The same for one range: 206 with [*start, *end], 416, or 0 (also when
+ * there are several). */
 int http_range(const char *value, off_t size, off_t *start, off_t *end);
 /* 1 if the decoded path is safe to resolve under the root. */
 int http_path_safe(const char *path);
