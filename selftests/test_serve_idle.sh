@@ -58,6 +58,11 @@ per() { echo $((($2 - $1) * 1024 / N)); }
 # the next and hide what it costs.
 # start_server [-t /1k.bin]: the warm-up connections like the phase's.
 start_server() {
+	# Its own port and log: the last server's connections may still
+	# hold the port, and its log says "listening" until the new one
+	# truncates it.
+	PORT=$((PORT + 1))
+	rm -f serve.log
 	"$B/ktls-serve" -l 127.0.0.1 -p "$PORT" --max-conns $((N * 2 + 100)) \
 		--max-per-ip 0 --handshake-timeout $((120 * S)) \
 		--idle-timeout $((300 * S)) --access-log /dev/null www >serve.log 2>&1 &
