@@ -285,6 +285,19 @@ static int ktls_get_info(struct sock *sk, struct sk_buff *skb)
 			 READ_ONCE(ctx->tx_max_payload));
 	if (rc)
 		goto cancel;
+	/* Where the kernel steps the keys itself, how far it got. */
+	if (READ_ONCE(ctx->tx_ku)) {
+		rc = nla_put_u32(skb, KTLS_INFO_TX_KEY_GEN,
+				 READ_ONCE(ctx->tx_gen));
+		if (rc)
+			goto cancel;
+	}
+	if (READ_ONCE(ctx->rx_ku)) {
+		rc = nla_put_u32(skb, KTLS_INFO_RX_KEY_GEN,
+				 READ_ONCE(ctx->rx_gen));
+		if (rc)
+			goto cancel;
+	}
 	rcu_read_unlock();
 	nla_nest_end(skb, nest);
 	return 0;
@@ -304,7 +317,9 @@ static size_t ktls_get_info_size(const struct sock *sk)
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_RXCONF */
 	       nla_total_size(0) +		/* TLS_INFO_ZC_RO_TX */
 	       nla_total_size(0) +		/* TLS_INFO_RX_NO_PAD */
-	       nla_total_size(sizeof(u16));	/* ..._TX_MAX_PAYLOAD_LEN */
+	       nla_total_size(sizeof(u16)) +	/* ..._TX_MAX_PAYLOAD_LEN */
+	       nla_total_size(sizeof(u32)) +	/* KTLS_INFO_TX_KEY_GEN */
+	       nla_total_size(sizeof(u32));	/* KTLS_INFO_RX_KEY_GEN */
 }
 
 static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {

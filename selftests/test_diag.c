@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lib_keychain.h"
 #include "util.h"
 
 #define TLS12	TLS_1_2_VERSION
@@ -32,6 +33,7 @@ struct ulp_info {
 	int has_tls;		/* INET_ULP_INFO_TLS present */
 	long version, cipher, txconf, rxconf, max_payload;
 	int zc_ro_tx, rx_no_pad;	/* flags: 0 or 1 */
+	long tx_gen, rx_gen;	/* KTLS_INFO_{TX,RX}_KEY_GEN */
 	int unknown;		/* attributes we did not expect */
 };
 
@@ -85,6 +87,14 @@ static void parse_tls(struct ulp_info *u, const struct rtattr *nest)
 			break;
 		case KTLS_INFO_TX_MAX_PAYLOAD_LEN:
 			u->max_payload = get_u16(a);
+			break;
+		case KTLS_INFO_TX_KEY_GEN:
+			KT_ASSERT_EQ(RTA_PAYLOAD(a), 4);
+			u->tx_gen = *(const uint32_t *)RTA_DATA(a);
+			break;
+		case KTLS_INFO_RX_KEY_GEN:
+			KT_ASSERT_EQ(RTA_PAYLOAD(a), 4);
+			u->rx_gen = *(const uint32_t *)RTA_DATA(a);
 			break;
 		default:
 			u->unknown++;
@@ -142,7 +152,7 @@ static void diag(int fd, struct ulp_info *u)
 
 	memset(u, 0, sizeof(*u));
 	u->version = u->cipher = u->txconf = u->rxconf = -1;
-	u->max_payload = -1;
+	u->max_payload = u->tx_gen = u->rx_gen = -1;
 	KT_ASSERT_OK(getsockname(fd, (struct sockaddr *)&ss, &sl));
 	req.r.sdiag_family = ss.ss_family;
 
@@ -302,9 +312,47 @@ static void test_all_options(void)
 	KT_ASSERT_EQ(u.rx_no_pad, 0);
 }
 
+/*
+ * With the traffic secrets in the kernel, the key generation of each
+ * direction (the kernel steps them itself); absent without.
+ */
+static void test_key_generations(void)
+{
+	struct ktls_traffic_secret ts;
+	struct kc_gen tx, rx;
+	struct ulp_info u;
+	uint32_t one = 1;
+	int a, b;
+
+	kt_need_ktls();
+	kt_tcp_pair(AF_INET, &a, &b);
+	KT_ASSERT_OK(kt_attach(b));
+	kc_init(&tx, TLS_CIPHER_AES_GCM_128, 1);
+	kc_init(&rx, TLS_CIPHER_AES_GCM_128, 2);
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, TLS_TX, &tx.ci, tx.ci_len));
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, TLS_RX, &rx.ci, rx.ci_len));
+	diag(b, &u);
+	KT_ASSERT_EQ(u.tx_gen, -1);
+	KT_ASSERT_EQ(u.rx_gen, -1);
+	kc_secret_opt(&tx, &ts);
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_SECRET, &ts, sizeof(ts)));
+	kc_secret_opt(&rx, &ts);
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_RX_SECRET, &ts, sizeof(ts)));
+	/* One KeyUpdate of our own: TX steps to generation 1. */
+	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &one,
+				sizeof(one)));
+	diag(b, &u);
+	expect_common(&u);
+	KT_ASSERT_EQ(u.tx_gen, 1);
+	KT_ASSERT_EQ(u.rx_gen, 0);
+	close(a);
+	close(b);
+}
+
 KT_MAIN("ktls_diag",
 	KT_CASE(test_plain_tcp_has_no_ulp),
 	KT_CASE(test_ulp_only),
 	KT_CASE(test_tx_tls12),
 	KT_CASE(test_rx_tls13_v6),
-	KT_CASE(test_all_options));
+	KT_CASE(test_all_options),
+	KT_CASE(test_key_generations));

@@ -64,6 +64,14 @@
  */
 #define KTLS_TX_KEY_UPDATE	(KTLS_SOL_TLS_BASE + 6)
 
+/*
+ * sock_diag (INET_DIAG_ULP_INFO, in INET_ULP_INFO_TLS), __u32 each: the
+ * key generation of a direction whose traffic secret the kernel holds.
+ * Far from upstream's TLS_INFO_* numbers, below the NLA_F_* flag bits.
+ */
+#define KTLS_INFO_TX_KEY_GEN	0x0b00
+#define KTLS_INFO_RX_KEY_GEN	0x0b01
+
 #define KTLS_FEAT_KEY_UPDATE	0x1	/* KTLS_{TX,RX}_SECRET, KTLS_KEY_GEN */
 #define KTLS_FEAT_TX_REKEY	0x2	/* KTLS_TX_REKEY_RECORDS */
 #define KTLS_FEAT_TX_PAD	0x4	/* KTLS_TX_PAD */
