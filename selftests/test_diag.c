@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "lib_keychain.h"
+#include "lib_pair.h"
 #include "util.h"
 
 #define TLS12	TLS_1_2_VERSION
@@ -312,6 +313,15 @@ static void test_all_options(void)
 	KT_ASSERT_EQ(u.rx_no_pad, 0);
 }
 
+static uint32_t key_gen_tx(int fd)
+{
+	struct ktls_key_gen g;
+	socklen_t len = sizeof(g);
+
+	KT_ASSERT_OK(getsockopt(fd, SOL_TLS, KTLS_KEY_GEN, &g, &len));
+	return g.tx;
+}
+
 /*
  * With the traffic secrets in the kernel, the key generation of each
  * direction (the kernel steps them itself); absent without.
@@ -322,7 +332,7 @@ static void test_key_generations(void)
 	struct kc_gen tx, rx;
 	struct ulp_info u;
 	uint32_t one = 1;
-	int a, b;
+	int a, b, i;
 
 	kt_need_ktls();
 	kt_tcp_pair(AF_INET, &a, &b);
@@ -338,9 +348,11 @@ static void test_key_generations(void)
 	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_SECRET, &ts, sizeof(ts)));
 	kc_secret_opt(&rx, &ts);
 	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_RX_SECRET, &ts, sizeof(ts)));
-	/* One KeyUpdate of our own: TX steps to generation 1. */
+	/* One KeyUpdate of our own: the work sends it, TX steps to 1. */
 	KT_ASSERT_OK(setsockopt(b, SOL_TLS, KTLS_TX_KEY_UPDATE, &one,
 				sizeof(one)));
+	for (i = 0; i < 200 && key_gen_tx(b) != 1; i++)
+		kt_settle(10);
 	diag(b, &u);
 	expect_common(&u);
 	KT_ASSERT_EQ(u.tx_gen, 1);
