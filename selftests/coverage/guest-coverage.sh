@@ -26,7 +26,7 @@
 # settings are check-debug's ktlsvm.fuzzsecs=, ktlsvm.faultload=, ...).
 
 gcov=/sys/kernel/debug/gcov
-data="" fuzz=300 suite=1 faults=1
+data="" fuzz=0 suite=1 faults=1
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	ktlsvm.data=*) data=/dev/${arg#ktlsvm.data=} ;;
@@ -71,6 +71,7 @@ fi
 # Raw: no CR/LF games on the way out (the host strips CRs anyway).
 stty -F "$data" raw -echo 2>/dev/null
 
+sh /ktls/guest-kmemleak.sh clear
 rc=0
 if [ "$suite" != 0 ]; then
 	KTLS_AFTER_EACH="sh /ktls/guest.sh --dump" sh /ktls/guest-tests.sh || rc=1
@@ -93,10 +94,9 @@ if [ "$faults" != 0 ]; then
 		rc=1
 	fi
 fi
-# Whatever is still loaded: unload it so the last dump is the persistent
-# copy (the counts are the same either way).
-for m in ktls tls; do
-	[ -d /sys/module/$m ] && rmmod $m 2>/dev/null
-done
+# The same leak check as make check-debug; it unloads ktls and tls.ko
+# first, so the last dump is the persistent copy (the counts are the same
+# either way).
+sh /ktls/guest-kmemleak.sh check || rc=1
 dump final
 exit "$rc"

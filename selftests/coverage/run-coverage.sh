@@ -4,10 +4,13 @@
 #
 # Boots the debug kernel (selftests/debug/, which has CONFIG_GCOV_KERNEL)
 # with a ktls.ko built with KTLS_COVERAGE=1 (gcov counters for the module
-# only), runs the whole suite and a longer test_syscall_fuzz run
-# (guest-coverage.sh), takes the module's .gcda files out through a third
-# serial port and turns them into an lcov tracefile, an HTML page and a
-# per-file / per-function / error-label summary:
+# only) and runs what make check-debug runs, with the same gates (the
+# whole suite, the fault phase with its 600 s fuzz run, the kmemleak scan,
+# the console scan), optionally a test_syscall_fuzz run without faults
+# (guest-coverage.sh): a clean run is also a clean check-debug (verdict
+# in runs/N/verdict.txt).  It takes the module's .gcda files out through a
+# third serial port and turns them into an lcov tracefile, an HTML page
+# and a per-file / per-function / error-label summary:
 #
 #   .cache/coverage/ktls.info          merged lcov tracefile
 #   .cache/coverage/html/index.html    genhtml page (lines, branches)
@@ -23,9 +26,10 @@
 # one to two hours under TCG (README "Coverage").
 #
 # Environment: KTLS_TEST_BINS (a directory of test programs instead of the
-# whole suite), KTLS_COV_FUZZ_SECS (the extra fuzz run, default 300; 0 =
-# none), KTLS_COV_FAULTS=0 (no fault phase; its fuzz budget is
-# KTLS_FUZZ_SECS, default 300, its load KTLS_FAULT_LOAD), KTLS_COV_KEEP=1
+# whole suite), KTLS_COV_FUZZ_SECS (an extra fuzz run without faults,
+# default 0 = none), KTLS_COV_FAULTS=0 (no fault phase; its fuzz budget is
+# KTLS_FUZZ_SECS, default 600 as in check-debug, its load
+# KTLS_FAULT_LOAD), KTLS_COV_KEEP=1
 # (keep earlier boots of the same ktls.ko and merge their counters with
 # this one's; default: start afresh), KTLS_COV_REPORT=1
 # (no build, no VM: the report again from the boots in runs/ of the
@@ -41,11 +45,11 @@ DEBUG="$KTLS_REPO/selftests/debug"
 VM_TIMEOUT="${KTLS_VM_TIMEOUT:-9000}"
 TEST_TIMEOUT="${KTLS_TEST_TIMEOUT:-1800}"
 TIME_SCALE="${KTLS_TIME_SCALE:-4}"
-FUZZ="${KTLS_COV_FUZZ_SECS:-300}"
+FUZZ="${KTLS_COV_FUZZ_SECS:-0}"
 # The fault phase (check-debug's): failing allocations reach the error
 # labels.  KTLS_COV_FAULTS=0 leaves it out.
 FAULTS="${KTLS_COV_FAULTS:-1}"
-FAULT_FUZZ="${KTLS_FUZZ_SECS:-300}"
+FAULT_FUZZ="${KTLS_FUZZ_SECS:-600}"
 FAULT_LOAD="${KTLS_FAULT_LOAD:-test_tx}"
 OUT="$KTLS_CACHE/coverage"
 need_cmd qemu-system-x86_64 busybox cpio depmod make gcc gcov lcov genhtml python3 base64 tar
@@ -154,7 +158,8 @@ if [[ "${KTLS_COV_REPORT:-0}" != 1 ]]; then
 	args=(--release "$rel" --tree "$tree" --out "$initrd" "${kos[@]}"
 		--guest "$HERE/guest-coverage.sh"
 		--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh"
-		--file "$DEBUG/guest-faults.sh:/ktls/guest-faults.sh")
+		--file "$DEBUG/guest-faults.sh:/ktls/guest-faults.sh"
+		--file "$DEBUG/guest-kmemleak.sh:/ktls/guest-kmemleak.sh")
 	for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
 	for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
 	bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"
@@ -178,6 +183,24 @@ if [[ "${KTLS_COV_REPORT:-0}" != 1 ]]; then
 	vmrc=$?
 	set -e
 	[[ $vmrc -eq 0 ]] || log "the VM run was not clean (rc=$vmrc; $run/console.log); counters up to its last dump are used"
+	# The verdict, counted as check-debug counts it.
+	res=$(tr -d '\r' <"$run/results.log")
+	ok=$(grep -cE '^ok ' <<<"$res" || true)
+	skip=$(grep -ciE '^ok .*#[[:space:]]*skip' <<<"$res" || true)
+	fail=$(grep -cE '^not ok ' <<<"$res" || true)
+	pass=$((ok - skip))
+	if [[ $vmrc -eq 1 ]]; then
+		fail=$((fail + 1))
+		res+=$'\n'"not ok - debug-kernel-log (KASAN/lockdep/WARNING/kmemleak or no clean finish; see $run/console.log)"
+	else
+		pass=$((pass + 1))
+	fi
+	{
+		echo "==== ktls coverage run $(basename "$run") ($rel, $(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed)) ===="
+		grep -E '^not ok ' <<<"$res" || true
+		[[ $skip -gt 0 ]] && echo "$skip skipped"
+		echo "$pass passed, $fail failed"
+	} | tee "$run/verdict.txt"
 	lcov_of "$run" || die "no coverage data from this boot"
 else
 	for r in "$OUT"/runs/*/; do

@@ -66,7 +66,8 @@ initrd="$KTLS_CACHE/initramfs/$rel-debug.cpio.gz"
 args=(--release "$rel" --tree "$tree" --out "$initrd" "${kos[@]}"
 	--guest "$HERE/guest-debug.sh"
 	--file "$KTLS_VM_DIR/guest-tests.sh:/ktls/guest-tests.sh"
-	--file "$HERE/guest-faults.sh:/ktls/guest-faults.sh")
+	--file "$HERE/guest-faults.sh:/ktls/guest-faults.sh"
+	--file "$HERE/guest-kmemleak.sh:/ktls/guest-kmemleak.sh")
 for d in "${bins[@]}"; do args+=(--bin-dir "$d"); done
 for h in openssl curl; do command -v "$h" >/dev/null && args+=(--host-bin "$h"); done
 bash "$KTLS_VM_DIR/mkinitramfs.sh" "${args[@]}"

@@ -9,12 +9,15 @@
 #                    kernel messages
 #   --data FILE      third serial port (ttyS2) to FILE, raw: a channel for
 #                    files the guest sends out (ktlsvm.data=ttyS2)
-#   --timeout SEC    hard limit for the whole VM run (default 900)
+#   --timeout SEC    hard limit for one boot (default 900)
 #   --append ARGS    extra kernel command-line arguments
 #   --verbose        stream the console to stdout while it runs
 #
 # Environment: KTLS_QEMU_ACCEL (default tcg,thread=multi), KTLS_QEMU_CPU
-# (max), KTLS_QEMU_MEM (2048), KTLS_QEMU_SMP (2).
+# (max), KTLS_QEMU_MEM (2048), KTLS_QEMU_SMP (2).  Unless
+# KTLS_BOOT_SPLAT_OK=1 (splats before the guest script shown, not
+# counted), a boot with a splat before the guest script is stopped at once
+# and retried up to KTLS_BOOT_RETRIES times (default 2).
 #
 # Exit: 0 clean log and guest rc 0; 3 clean log but guest rc != 0;
 #       1 splat in the kernel log, timeout or no "KTLS-VM-DONE" sentinel.
@@ -82,10 +85,58 @@ if [[ $VERBOSE -eq 1 ]]; then
 	tail -n +1 -F "$LOG" 2>/dev/null &
 	tailpid=$!
 fi
+# Signs of kernel trouble.  Serial output has CRs; strip them for grep.
+PATTERNS='Oops|BUG:|WARNING:|KASAN|UBSAN|general protection fault|Kernel panic|'
+PATTERNS+='hung_task|blocked for more than|possible circular locking|'
+PATTERNS+='possible recursive locking|inconsistent lock state|'
+PATTERNS+='suspicious RCU usage|detected stall|kmemleak: .*suspected memory leak|'
+PATTERNS+='list_(add|del) corruption|Call Trace:|stack-protector|Unable to handle kernel'
+# boot_splat: the splat lines the console shows before the guest script
+# started (none yet: empty).  Sets booted=1 once the guest script runs.
+booted=0
+boot_splat() {
+	local upto
+	upto=$(tr -d '\r' <"$LOG" | grep -n 'ktls-init: running guest script' | head -n1 | cut -d: -f1)
+	[[ -n "$upto" ]] && booted=1
+	tr -d '\r' <"$LOG" | head -n "${upto:-1000000}" | grep -E "$PATTERNS" | head -n 5 || true
+}
+# run_qemu: one boot.  Where boot splats count (the debug kernel), a boot
+# that shows one before any ktls code ran is stopped at once (rc 200):
+# such a report switches KASAN reports and lockdep off for the rest of a
+# run that would take hours for nothing.
+run_qemu() {
+	local qpid hits
+	# No stdin for QEMU: CI has none, and a terminal must not feed the guest.
+	timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null &
+	qpid=$!
+	booted=0
+	while [[ "${KTLS_BOOT_SPLAT_OK:-0}" != 1 && $booted -eq 0 ]] &&
+		kill -0 "$qpid" 2>/dev/null; do
+		sleep 2
+		hits=$(boot_splat)
+		if [[ -n "$hits" ]]; then
+			log "kernel splat during boot, before any test or ktls code ran:"
+			printf '%s\n' "$hits" >&2
+			kill "$qpid" 2>/dev/null
+			wait "$qpid" 2>/dev/null
+			return 200
+		fi
+	done
+	wait "$qpid"
+}
 set +e
-# No stdin for QEMU: CI has none, and a terminal must not feed the guest.
-timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null
-qrc=$?
+attempt=1
+attempts=$((${KTLS_BOOT_RETRIES:-2} + 1))
+while :; do
+	run_qemu
+	qrc=$?
+	[[ $qrc -eq 200 && $attempt -lt $attempts ]] || break
+	attempt=$((attempt + 1))
+	log "rebooting (boot $attempt of $attempts; KTLS_BOOT_RETRIES)"
+	: >"$LOG"
+	[[ -z "$RESULTS" ]] || : >"$RESULTS"
+	[[ -z "$DATA" ]] || : >"$DATA"
+done
 set -e
 if [[ -n "$tailpid" ]]; then
 	sleep 0.5 # let tail print the last lines
@@ -95,18 +146,14 @@ fi
 dur=$((SECONDS - start))
 
 fail=()
-if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
+if [[ $qrc -eq 200 ]]; then
+	fail+=("kernel splat during boot in each of $attempts boots")
+elif [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
 	fail+=("timeout: VM still running after ${TIMEOUT}s")
 elif [[ $qrc -ne 0 ]]; then
 	fail+=("qemu exited with rc=$qrc")
 fi
 
-# Signs of kernel trouble.  Serial output has CRs; strip them for grep.
-PATTERNS='Oops|BUG:|WARNING:|KASAN|UBSAN|general protection fault|Kernel panic|'
-PATTERNS+='hung_task|blocked for more than|possible circular locking|'
-PATTERNS+='possible recursive locking|inconsistent lock state|'
-PATTERNS+='suspicious RCU usage|detected stall|kmemleak: .*suspected memory leak|'
-PATTERNS+='list_(add|del) corruption|Call Trace:|stack-protector|Unable to handle kernel'
 # With KTLS_BOOT_SPLAT_OK=1 (make check's production kernels) only what
 # happens once the guest script runs counts: before it no ktls code is
 # loaded, and QEMU TCG now and then trips the boot itself (a spurious #DB
