@@ -11,15 +11,18 @@
  * closed window), its bytes are copied into rx->cur as they arrive
  * instead ("copy mode") and it is opened in place.  Opened records wait
  * on rx->ready until read (MSG_PEEK may open several).  Buffers are
- * recycled through rx->spare.  rx->cur, the spare and the receive queue
- * are only touched with the socket owned (lock_sock) or from
- * sk_data_ready, which TCP calls only with exclusive access to that queue.
+ * recycled through rx->spare, which an idle socket frees (rx_buf_idle_ms)
+ * and the buffer work allocates again when a record arrives.  rx->cur,
+ * the spare and the receive queue are only touched with the socket owned
+ * (lock_sock) or from sk_data_ready, which TCP calls only with exclusive
+ * access to that queue.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
 #include <crypto/skcipher.h>
 #include <linux/list.h>
+#include <linux/moduleparam.h>
 #include <linux/poll.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
@@ -43,6 +46,14 @@
 #define KTLS_RX_SRC_SG		48
 /* Records left unread this long are opened by the idle work. */
 #define KTLS_RX_IDLE_DELAY	(HZ / 100 ?: 1)
+/* The buffer work looks at an idle spare at least this often. */
+#define KTLS_RX_BUF_LOOK	HZ
+#define KTLS_RX_BUF_RETRY	(HZ / 20 ?: 1)	/* its allocation failed */
+
+static unsigned int rx_buf_idle_ms = 1000;
+module_param(rx_buf_idle_ms, uint, 0644);
+MODULE_PARM_DESC(rx_buf_idle_ms,
+		 "A receiving socket frees its spare record buffer (16 KiB) this long after a record last used it (ms, default 1000; 0: kept)");
 
 /* One record: header and ciphertext, opened in place. */
 struct ktls_rx_rec {
@@ -78,6 +89,9 @@ struct ktls_rx {
 	 * work, so a KeyUpdate (and its answer) does not wait for a reader.
 	 */
 	struct delayed_work idle;
+	/* Frees an idle spare; allocates one when a record finds none. */
+	struct delayed_work buf_work;
+	unsigned long buf_used;		/* jiffies a record last freed one */
 	struct sock *sk;
 	bool closing;			/* ktls_rx_release() ran */
 
@@ -327,6 +341,14 @@ static void ktls_rx_data_ready(struct sock *sk)
 	/* Update before the wakeup so woken readers see the record. */
 	ktls_rx_update(sk, rx);
 	/*
+	 * The spare was freed while idle and no reader is there to allocate
+	 * one: the buffer work does (no allocation in softirq), then wakes
+	 * pollers.
+	 */
+	if (unlikely(!rx->cur && !rx->spare && !READ_ONCE(rx->nready) &&
+		     !rx->stopped && tcp_inq(sk)))
+		mod_delayed_work(system_wq, &rx->buf_work, 0);
+	/*
 	 * Lockless hints: the work checks again under the socket lock.  Not
 	 * rec_queued: with every buffer on the ready list nothing is
 	 * framed here, yet the work can allocate one.
@@ -424,21 +446,42 @@ static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
 	}
 	sk_mem_charge(sk, size);
 	rx->charged += size;
+	ktls_stat_inc(sock_net(sk), KTLS_STAT_RX_BUFFERS);
 	return rec;
+}
+
+static void ktls_rx_free_rec(struct sock *sk, struct ktls_rx *rx,
+			     struct ktls_rx_rec *rec)
+{
+	unsigned int size = ktls_rx_rec_bytes(rx);
+
+	kfree_sensitive(rec);
+	rx->charged -= size;
+	sk_mem_uncharge(sk, size);
+	ktls_stat_dec(sock_net(sk), KTLS_STAT_RX_BUFFERS);
+}
+
+/* Unset: 0, the spare stays. */
+static unsigned long ktls_rx_buf_idle(void)
+{
+	unsigned int ms = READ_ONCE(rx_buf_idle_ms);
+
+	return ms ? max(msecs_to_jiffies(ms), 1UL) : 0;
 }
 
 static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
 			    struct ktls_rx_rec *rec)
 {
-	unsigned int size = ktls_rx_rec_bytes(rx);
-
-	if (!rx->spare) {
-		rx->spare = rec;
+	if (rx->spare) {
+		ktls_rx_free_rec(sk, rx, rec);
 		return;
 	}
-	kfree_sensitive(rec);
-	rx->charged -= size;
-	sk_mem_uncharge(sk, size);
+	rx->spare = rec;
+	/* An idle socket gives it back (see ktls_rx_buf_work()). */
+	rx->buf_used = jiffies;
+	if (!delayed_work_pending(&rx->buf_work) && ktls_rx_buf_idle())
+		queue_delayed_work(system_wq, &rx->buf_work,
+				   min(ktls_rx_buf_idle(), KTLS_RX_BUF_LOOK));
 }
 
 /*
@@ -1428,6 +1471,54 @@ unlock:
 	release_sock(sk);
 }
 
+/*
+ * An idle socket's spare is freed rx_buf_idle_ms after a record last used
+ * it: 16 KiB per connection that waits (in-tree keeps no buffer either).
+ * A record arriving without one is framed here, after an allocation the
+ * softirq could not make, and pollers are woken for it.  Takes the socket
+ * lock only (a sender blocked in TCP has let it go); never tx->lock.
+ */
+static void ktls_rx_buf_work(struct work_struct *work)
+{
+	struct ktls_rx *rx = container_of(to_delayed_work(work),
+					  struct ktls_rx, buf_work);
+	struct sock *sk = rx->sk;
+	unsigned long idle, idle_at;
+
+	lock_sock(sk);
+	if (rx->closing)
+		goto unlock;
+	if (!rx->cur && !rx->spare && !rx->nready && !rx->stopped &&
+	    tcp_inq(sk)) {
+		if (!ktls_rx_have_buf(sk, rx)) {
+			/* Out of memory: try again; a reader's recv() may. */
+			queue_delayed_work(system_wq, &rx->buf_work,
+					   KTLS_RX_BUF_RETRY);
+			rx->saved_data_ready(sk);
+			goto unlock;
+		}
+		ktls_rx_update(sk, rx);
+		if (ktls_rx_readable(rx))
+			rx->saved_data_ready(sk);
+		goto unlock;
+	}
+	idle = ktls_rx_buf_idle();
+	if (!rx->spare || !idle)
+		goto unlock;
+	idle_at = rx->buf_used + idle;
+	if (time_before(jiffies, idle_at) || tcp_inq(sk)) {
+		/* A lowered rx_buf_idle_ms counts within a second. */
+		queue_delayed_work(system_wq, &rx->buf_work,
+				   clamp(idle_at - jiffies, 1UL,
+					 KTLS_RX_BUF_LOOK));
+		goto unlock;
+	}
+	ktls_rx_free_rec(sk, rx, rx->spare);
+	rx->spare = NULL;
+unlock:
+	release_sock(sk);
+}
+
 void ktls_rx_idle_kick(struct sock *sk, struct ktls_context *ctx)
 {
 	sock_owned_by_me(sk);
@@ -1462,6 +1553,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	rx->src_end = ARRAY_SIZE(rx->sg_src) - 1;
 	init_waitqueue_head(&rx->wq);
 	INIT_DELAYED_WORK(&rx->idle, ktls_rx_idle_work);
+	INIT_DELAYED_WORK(&rx->buf_work, ktls_rx_buf_work);
 	rx->sk = sk;
 	rx->version = c->conf.info.version;
 	rx->eiv = rx->version == TLS_1_3_VERSION ? 0 : ci->explicit_iv;
@@ -1478,6 +1570,9 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
 	if (!rx->spare)
 		goto free_req;
+	rx->buf_used = jiffies;
+	if (ktls_rx_buf_idle())
+		queue_delayed_work(system_wq, &rx->buf_work, KTLS_RX_BUF_LOOK);
 	ktls_rx_peek_init(ctx, rx);
 
 	ctx->rx = rx;
@@ -1540,14 +1635,19 @@ void ktls_rx_free(struct ktls_context *ctx)
 {
 	struct ktls_rx *rx = ctx->rx;
 	struct ktls_rx_rec *rec, *tmp;
+	long n = 0;
 
 	cancel_delayed_work_sync(&rx->idle);
+	cancel_delayed_work_sync(&rx->buf_work);
 	list_for_each_entry_safe(rec, tmp, &rx->ready, list) {
 		list_del(&rec->list);
 		kfree_sensitive(rec);
+		n++;
 	}
+	n += !!rx->spare + !!rx->cur;
 	kfree_sensitive(rx->spare);
 	kfree_sensitive(rx->cur);
+	ktls_stat_add(sock_net(ctx->sk), KTLS_STAT_RX_BUFFERS, -n);
 	if (rx->peek)
 		crypto_free_sync_skcipher(rx->peek);
 	aead_request_free(rx->req);

@@ -46,6 +46,7 @@ static const char * const ktls_stat_names[KTLS_STAT_MAX] = {
 	[KTLS_STAT_KU_UNANSWERED]	= "KtlsKeyUpdateUnanswered",
 	[KTLS_STAT_KU_FAIL]		= "KtlsKeyUpdateFail",
 	[KTLS_STAT_TX_PAD_BYTES]	= "KtlsTxPadBytes",
+	[KTLS_STAT_RX_BUFFERS]		= "KtlsRxBuffers",
 };
 
 void ktls_stat_add(const struct net *net, enum ktls_stat item, long n)

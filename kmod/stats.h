@@ -28,6 +28,7 @@ enum ktls_stat {
 	KTLS_STAT_KU_UNANSWERED,	/* update_requested, no TX secret */
 	KTLS_STAT_KU_FAIL,		/* a step failed: connection stopped */
 	KTLS_STAT_TX_PAD_BYTES,		/* zero bytes of TLS 1.3 padding */
+	KTLS_STAT_RX_BUFFERS,		/* RX record buffers (16 KiB), now */
 	KTLS_STAT_MAX
 };
 

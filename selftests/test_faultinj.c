@@ -266,11 +266,13 @@ static void run(uint16_t version, uint16_t cipher, int faults)
 	/* No context and no pool page left behind. */
 	for (end = now() + sync_secs;
 	     (kt_stat("TlsCurrTxSw") || kt_stat("TlsCurrRxSw") ||
-	      kt_stat("KtlsTxPoolPages")) && now() < end;)
+	      kt_stat("KtlsTxPoolPages") || kt_stat("KtlsRxBuffers")) &&
+	     now() < end;)
 		usleep(10000);
 	KT_ASSERT_EQ(kt_stat("TlsCurrTxSw"), 0);
 	KT_ASSERT_EQ(kt_stat("TlsCurrRxSw"), 0);
 	KT_ASSERT_EQ(kt_stat("KtlsTxPoolPages"), 0);
+	KT_ASSERT_EQ(kt_stat("KtlsRxBuffers"), 0);
 }
 
 static void bytes_tx_faults_tls13_gcm(void)

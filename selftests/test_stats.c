@@ -31,6 +31,7 @@ static const char *const names[] = {
 	"TlsRxRekeyError", "TlsRxRekeyReceived", "KtlsTxPoolPages",
 	"KtlsRxKeyUpdateAuto", "KtlsTxKeyUpdateAuto", "KtlsKeyUpdateAnswered",
 	"KtlsKeyUpdateUnanswered", "KtlsKeyUpdateFail", "KtlsTxPadBytes",
+	"KtlsRxBuffers",
 };
 #define N_NAMES	(sizeof(names) / sizeof(names[0]))
 

@@ -1327,7 +1327,8 @@ static long stat_read(const char *path, const char *name)
 }
 
 static const char *const gauges[] = { "TlsCurrTxSw", "TlsCurrRxSw",
-				      "KtlsTxPoolPages" };
+				      "KtlsTxPoolPages", "KtlsRxBuffers" };
+#define NGAUGES	(sizeof(gauges) / sizeof(gauges[0]))
 
 /* Wait up to 10 s for the gauges to drop to base[]; 0 if they do. */
 static int gauges_settle(const char *path, const long *base, long *last)
@@ -1336,7 +1337,7 @@ static int gauges_settle(const char *path, const long *base, long *last)
 
 	for (tries = 0; tries < 100 * scale(); tries++) {
 		bad = 0;
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < (int)NGAUGES; i++) {
 			last[i] = stat_read(path, gauges[i]);
 			if (last[i] >= 0 && last[i] != base[i])
 				bad = 1;
@@ -1352,7 +1353,7 @@ static int gauges_settle(const char *path, const long *base, long *last)
 
 struct outcome {
 	int hang, splats, leak;
-	long gauge[3];
+	long gauge[NGAUGES];
 };
 
 static const char *stat_path(int intree)
@@ -1370,15 +1371,15 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 		    struct outcome *out)
 {
 	pthread_t wd;
-	long base[3];
+	long base[NGAUGES];
 	int i, kfd;
 	double stop_by;
 
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < (int)NGAUGES; i++)
 		base[i] = stat_read(stat_path(R->intree), gauges[i]);
-	/* Gauges absent (in-tree lacks KtlsTxPoolPages): compare nothing. */
-	for (i = 0; i < 3; i++)
+	/* Gauges absent (in-tree lacks the Ktls* ones): compare nothing. */
+	for (i = 0; i < (int)NGAUGES; i++)
 		if (base[i] < 0)
 			base[i] = -1;
 	kfd = kt_kmsg_open();
@@ -1487,10 +1488,10 @@ static void print_counts(struct run *R, const char *prefix)
 
 static void print_outcome(const struct outcome *o, const char *prefix)
 {
-	kt_diag("%soutcome: %s, %d kmsg splat line(s), gauges %s (TlsCurrTxSw %ld TlsCurrRxSw %ld KtlsTxPoolPages %ld)",
+	kt_diag("%soutcome: %s, %d kmsg splat line(s), gauges %s (TlsCurrTxSw %ld TlsCurrRxSw %ld KtlsTxPoolPages %ld KtlsRxBuffers %ld)",
 		prefix, o->hang ? "HANG" : "no hang", o->splats,
 		o->leak ? "NOT back to their start" : "back to their start",
-		o->gauge[0], o->gauge[1], o->gauge[2]);
+		o->gauge[0], o->gauge[1], o->gauge[2], o->gauge[3]);
 }
 
 /* --- reproducers ----------------------------------------------------------- */
@@ -1869,12 +1870,12 @@ static void kmsg_clean(void)
 
 static void gauges_zero(void)
 {
-	static const long zero[3];
-	long last[3];
+	static const long zero[NGAUGES];
+	long last[NGAUGES];
 
 	if (gauges_settle("/proc/net/ktls_stat", zero, last))
-		KT_FAIL("gauges not 0: TlsCurrTxSw %ld TlsCurrRxSw %ld KtlsTxPoolPages %ld",
-			last[0], last[1], last[2]);
+		KT_FAIL("gauges not 0: TlsCurrTxSw %ld TlsCurrRxSw %ld KtlsTxPoolPages %ld KtlsRxBuffers %ld",
+			last[0], last[1], last[2], last[3]);
 	KT_ASSERT_EQ(stat_read("/proc/net/ktls_stat", "TlsCurrTxSw"), 0);
 }
 
