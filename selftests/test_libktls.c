@@ -571,6 +571,20 @@ static void keyupdate_tls13_aes256gcm_no_kernel_rekey_server(void)
 	run_keyupdate(&suites[4], 1, KTLS_F_NO_KERNEL_REKEY);
 }
 
+/*
+ * The opt-in flag of API 0.1, still accepted: the kernel holds the
+ * secrets, answers the peer's update_requested (its TX key steps), and
+ * then our own update must go through the kernel too.  libktls 0.1 re-set
+ * TLS_TX from its own copy of the secret, a generation behind the
+ * kernel's by then: the peer could not open another record.
+ */
+static void keyupdate_tls13_kernel_rekey_flag(void)
+{
+	if (getenv("KTLS_LIBKTLS_INTREE"))
+		KT_SKIP("in-tree tls.ko holds no secrets: KTLS_F_KERNEL_REKEY fails the handshake there");
+	run_keyupdate(&suites[3], 0, KTLS_F_KERNEL_REKEY);
+}
+
 /* TLS 1.2 has no KeyUpdate: the call says so and changes nothing. */
 static void keyupdate_tls12_refused(void)
 {
@@ -1039,6 +1053,7 @@ static const struct kt_case all_cases[] = {
 	KT_CASE(keyupdate_tls13_chacha20_lib_client),
 	KT_CASE(keyupdate_tls13_aes128gcm_no_kernel_rekey),
 	KT_CASE(keyupdate_tls13_aes256gcm_no_kernel_rekey_server),
+	KT_CASE(keyupdate_tls13_kernel_rekey_flag),
 	KT_CASE(keyupdate_tls12_refused),
 	KT_CASE(max_fragment_length_tls12),
 	KT_CASE(max_fragment_length_tls13),
