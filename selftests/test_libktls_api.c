@@ -1194,8 +1194,9 @@ static void err_lockdown(void)
 {
 	struct stat st;
 
+	/* The debug kernel has no securityfs; Debian's kernels run this. */
 	if (stat("/sys/kernel/security", &st))
-		KT_FAIL("no /sys/kernel/security (CONFIG_SECURITYFS) to mount over: %s",
+		KT_SKIP("no /sys/kernel/security (CONFIG_SECURITYFS) to mount a lockdown file over: %s",
 			strerror(errno));
 	KT_ASSERT_OK(unshare(CLONE_NEWNS));
 	KT_ASSERT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));

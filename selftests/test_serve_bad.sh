@@ -256,14 +256,18 @@ stop $esrv
 # --- per-client cap -----------------------------------------------------------
 start cap 9447 --max-per-ip 5 --handshake-timeout $((6 * S))
 csrv=$srv
+t0=$(date +%s)
 "$B/hold_conns" 127.0.0.1 9447 40 $((3 * S)) &
 h=$!
 sleep $((1 * S))
 c=$(stats cap.log $csrv | awk '{ print $2 }')
 wait $h
+# The server logs at most 5 lines a second per cause (log_limited); on a
+# slow kernel the 35 refusals spread over more seconds.
+secs=$(($(date +%s) - t0 + 1))
 refused=$(grep -c 'refus' cap.log)
-diag "per-client cap 5: $c connections held of 40; $refused refusal log lines"
-check per_client_cap eval '[ "$c" -le 5 ] && [ "$refused" -ge 1 ] && [ "$refused" -le 10 ]'
+diag "per-client cap 5: $c connections held of 40; $refused refusal log lines in ${secs} s"
+check per_client_cap eval '[ "$c" -le 5 ] && [ "$refused" -ge 1 ] && [ "$refused" -le $((5 * secs)) ]'
 stop $csrv
 
 # --- 2000 idle connections, a fresh client downloads --------------------------
