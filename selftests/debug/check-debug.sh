@@ -85,23 +85,8 @@ vmpid=$!
 tail -n +1 -F --pid="$vmpid" "$logs/results.log" 2>/dev/null | sed -u 's/\r//; s/^/[debug] /'
 wait "$vmpid"
 vmrc=$?
+debug_verdict "ktls check-debug ($rel)" "$logs/results.log" "$vmrc" "$logs/console.log" |
+	tee "$logs/summary.txt"
+verdict=${PIPESTATUS[0]}
 set -e
-
-res=$(tr -d '\r' <"$logs/results.log")
-ok=$(grep -cE '^ok ' <<<"$res" || true)
-skip=$(grep -ciE '^ok .*#[[:space:]]*skip' <<<"$res" || true)
-fail=$(grep -cE '^not ok ' <<<"$res" || true)
-pass=$((ok - skip))
-if [[ $vmrc -eq 1 ]]; then
-	fail=$((fail + 1))
-	res+=$'\n'"not ok - debug-kernel-log (KASAN/lockdep/WARNING/kmemleak or no clean finish; see $logs/console.log)"
-else
-	pass=$((pass + 1))
-fi
-{
-	echo "==== ktls check-debug ($rel, $(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed)) ===="
-	grep -E '^not ok ' <<<"$res" || true
-	[[ $skip -gt 0 ]] && echo "$skip skipped"
-	echo "$pass passed, $fail failed"
-} | tee "$logs/summary.txt"
-[[ $fail -eq 0 ]]
+exit "$verdict"

@@ -155,3 +155,28 @@ build_test_modules() {
 		return 1
 	fi
 }
+
+# debug_verdict TITLE RESULTS VMRC CONSOLE: the debug kernel's verdict,
+# as check-debug and make coverage print it: the KTAP results of RESULTS,
+# plus one for the kernel log (run-vm.sh rc 1: a KASAN, lockdep, WARNING
+# or kmemleak report, or no clean finish), ending "N passed, N failed".
+# Returns 1 when anything failed.
+debug_verdict() {
+	local title=$1 res ok skip fail pass vmrc=$3 console=$4
+	res=$(tr -d '\r' <"$2")
+	ok=$(grep -cE '^ok ' <<<"$res" || true)
+	skip=$(grep -ciE '^ok .*#[[:space:]]*skip' <<<"$res" || true)
+	fail=$(grep -cE '^not ok ' <<<"$res" || true)
+	pass=$((ok - skip))
+	if [[ $vmrc -eq 1 ]]; then
+		fail=$((fail + 1))
+		res+=$'\n'"not ok - debug-kernel-log (KASAN/lockdep/WARNING/kmemleak or no clean finish; see $console)"
+	else
+		pass=$((pass + 1))
+	fi
+	echo "==== $title ($(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed)) ===="
+	grep -E '^not ok ' <<<"$res" || true
+	[[ $skip -gt 0 ]] && echo "$skip skipped"
+	echo "$pass passed, $fail failed"
+	[[ $fail -eq 0 ]]
+}
