@@ -264,6 +264,14 @@ static int make_pair(int family, int fd[2])
 	c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c < 0)
 		goto close_l;
+	/*
+	 * Bounded too: with allocations failing (fault phase) the listener
+	 * may drop the handshake's last ACK and only make the child at the
+	 * SYN-ACK's retransmission, 1, 2, 4, 8 s later.  An accept() that
+	 * waited through that was reported as a hang (20 s).
+	 */
+	set_timeouts(c, 1000 * kt_time_scale());
+	set_timeouts(l, 1000 * kt_time_scale());
 	if (connect(c, (struct sockaddr *)&ss, len))
 		goto close_c;
 	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
