@@ -184,23 +184,8 @@ if [[ "${KTLS_COV_REPORT:-0}" != 1 ]]; then
 	set -e
 	[[ $vmrc -eq 0 ]] || log "the VM run was not clean (rc=$vmrc; $run/console.log); counters up to its last dump are used"
 	# The verdict, counted as check-debug counts it.
-	res=$(tr -d '\r' <"$run/results.log")
-	ok=$(grep -cE '^ok ' <<<"$res" || true)
-	skip=$(grep -ciE '^ok .*#[[:space:]]*skip' <<<"$res" || true)
-	fail=$(grep -cE '^not ok ' <<<"$res" || true)
-	pass=$((ok - skip))
-	if [[ $vmrc -eq 1 ]]; then
-		fail=$((fail + 1))
-		res+=$'\n'"not ok - debug-kernel-log (KASAN/lockdep/WARNING/kmemleak or no clean finish; see $run/console.log)"
-	else
-		pass=$((pass + 1))
-	fi
-	{
-		echo "==== ktls coverage run $(basename "$run") ($rel, $(date -u '+%Y-%m-%d %H:%M UTC'), $(elapsed)) ===="
-		grep -E '^not ok ' <<<"$res" || true
-		[[ $skip -gt 0 ]] && echo "$skip skipped"
-		echo "$pass passed, $fail failed"
-	} | tee "$run/verdict.txt"
+	debug_verdict "ktls coverage run $(basename "$run") ($rel)" "$run/results.log" \
+		"$vmrc" "$run/console.log" | tee "$run/verdict.txt" || true
 	lcov_of "$run" || die "no coverage data from this boot"
 else
 	for r in "$OUT"/runs/*/; do
