@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -853,6 +854,115 @@ static void run_two_threads(unsigned int flags)
 	ktls_close(cl.s);
 }
 
+/*
+ * The peer asks for our KeyUpdate while our sender is blocked in
+ * ktls_send() (the peer does not read).  Our reader must go on reading:
+ * libktls 0.2 answered from the reader under the TX lock, which the
+ * blocked sender held, so the reader stopped too, and with a peer doing
+ * the same in the other direction both ends stopped for good (a CI run's
+ * keyupdate_two_threads_no_kernel_rekey hung so on 6.1).  The answer is
+ * owed instead and goes out when the sender lets go of the lock.
+ */
+struct blocked_send {
+	struct ktls_session *s;
+	size_t len;
+	ssize_t n;
+};
+
+static void *blocked_send_fn(void *arg)
+{
+	struct blocked_send *b = arg;
+	unsigned char *buf = malloc(b->len);
+
+	kt_fill_pattern(buf, b->len, 9);
+	b->n = 0;
+	while ((size_t)b->n < b->len) {
+		ssize_t n = ktls_send(b->s, buf + b->n, b->len - (size_t)b->n);
+
+		if (n <= 0)
+			break;
+		b->n += n;
+	}
+	free(buf);
+	return NULL;
+}
+
+struct late_recv {
+	struct ktls_session *s;
+	char buf[16];
+	ssize_t n;
+	atomic_int done;
+};
+
+static void *late_recv_fn(void *arg)
+{
+	struct late_recv *r = arg;
+
+	r->n = ktls_recv(r->s, r->buf, sizeof(r->buf));
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+static void keyupdate_answer_while_sender_blocked(void)
+{
+	struct lib_end srv = { .o.flags = KTLS_F_NO_KERNEL_REKEY },
+		       cl = { .o.flags = KTLS_F_NO_KERNEL_REKEY };
+	struct blocked_send b = { .len = 8 << 20 };
+	struct late_recv r = { 0 };
+	unsigned char *got, *want;
+	pthread_t tb, tr;
+	size_t have = 0;
+	char tail[8];
+	long tx0, rx0;
+	int i;
+
+	lib_pair(&srv, &cl);
+	tx0 = kt_stat("TlsTxRekeyOk");
+	rx0 = kt_stat("TlsRxRekeyOk");
+	b.s = cl.s;
+	r.s = cl.s;
+	KT_ASSERT_EQ(pthread_create(&tb, NULL, blocked_send_fn, &b), 0);
+	/* The server reads nothing: the client's sender blocks in send(). */
+	usleep(500 * 1000);
+	KT_ASSERT(b.n < (ssize_t)b.len);
+	KT_ASSERT_EQ(pthread_create(&tr, NULL, late_recv_fn, &r), 0);
+	if (ktls_key_update(srv.s, 1))
+		KT_FAIL("server key update: %s", ktls_errmsg(srv.s));
+	KT_ASSERT_EQ(ktls_send(srv.s, "after", 5), 5);
+	for (i = 0; i < 300 * (int)kt_time_scale() && !atomic_load(&r.done); i++)
+		usleep(10 * 1000);
+	if (!atomic_load(&r.done))
+		KT_FAIL("the client's reader is stuck behind its blocked sender (3 s): it waits for the TX lock to answer the KeyUpdate");
+	pthread_join(tr, NULL);
+	KT_ASSERT_EQ(r.n, 5);
+	KT_ASSERT(!memcmp(r.buf, "after", 5));
+	/* Now the server reads; the client's sender finishes, then answers. */
+	got = malloc(b.len);
+	want = malloc(b.len);
+	kt_fill_pattern(want, b.len, 9);
+	while (have < b.len) {
+		ssize_t n = ktls_recv(srv.s, got + have, b.len - have);
+
+		if (n <= 0)
+			KT_FAIL("server recv at %zu: %s", have, ktls_errmsg(srv.s));
+		have += (size_t)n;
+	}
+	pthread_join(tb, NULL);
+	KT_ASSERT_EQ(b.n, (ssize_t)b.len);
+	KT_ASSERT(!memcmp(got, want, b.len));
+	/* Its answer went after the data, before this record. */
+	KT_ASSERT_EQ(ktls_send(cl.s, "tail", 4), 4);
+	KT_ASSERT_EQ(ktls_recv(srv.s, tail, sizeof(tail)), 4);
+	KT_ASSERT(!memcmp(tail, "tail", 4));
+	/* Each end stepped TX once and RX once: the update and its answer. */
+	KT_ASSERT_EQ(kt_stat("TlsTxRekeyOk") - tx0, 2);
+	KT_ASSERT_EQ(kt_stat("TlsRxRekeyOk") - rx0, 2);
+	free(got);
+	free(want);
+	ktls_close(srv.s);
+	ktls_close(cl.s);
+}
+
 /* The kernel sends each update and answers each request (the default). */
 static void keyupdate_two_threads_both_ways(void)
 {
@@ -1266,6 +1376,7 @@ int main(void)
 		KT_CASE(fallback_cipher),
 		KT_CASE_T(keyupdate_two_threads_both_ways, 600),
 		KT_CASE_T(keyupdate_two_threads_no_kernel_rekey, 600),
+		KT_CASE_T(keyupdate_answer_while_sender_blocked, 120),
 		KT_CASE(secrets_tls12_wiped_after_install),
 		KT_CASE(secrets_tls13_given_to_the_kernel),
 		KT_CASE(secrets_tls13_kept_for_key_update_only),

@@ -56,6 +56,12 @@ struct ktls_session {
 	struct ktls_hs_state *hstate;	/* a handshake in progress */
 	/* Serialises TX (ktls_send, ktls_sendfile, KeyUpdate). */
 	pthread_mutex_t tx_lock;
+	/*
+	 * The peer asked for our KeyUpdate (update_requested) and it is not
+	 * sent yet; whoever takes tx_lock next sends it first (kl_tx_lock).
+	 * ku_failed: sending such an answer failed after its reader left.
+	 */
+	atomic_int ku_owed, ku_failed;
 	/* Directions the kernel rekeys (1 TX, 2 RX); generations traced. */
 	unsigned int kernel_ku;
 	_Atomic uint32_t gen_seen[2];
@@ -100,5 +106,12 @@ int kl_kernel_key_update(struct ktls_session *s, int request_peer);
 /* Fallback: application data through s->ssl (userspace TLS). */
 ssize_t kl_ssl_recv(struct ktls_session *s, void *buf, size_t len);
 void kl_ssl_close_notify(struct ktls_session *s);
+/*
+ * tx_lock with the KeyUpdate the peer is owed sent first: 0, or -1 with
+ * the session's error set (the lock is released then).  kl_tx_unlock()
+ * releases it and sends an answer owed meanwhile if nobody holds it.
+ */
+int kl_tx_lock(struct ktls_session *s);
+void kl_tx_unlock(struct ktls_session *s);
 
 #endif /* KTLS_LIB_INTERNAL_H */

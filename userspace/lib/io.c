@@ -101,9 +101,10 @@ ssize_t ktls_send(struct ktls_session *s, const void *buf, size_t len)
 
 	if (s->fallback)
 		return kl_ssl_send(s, buf, len);
-	pthread_mutex_lock(&s->tx_lock);
+	if (kl_tx_lock(s))
+		return -1;
 	n = send(s->fd, buf, len, MSG_NOSIGNAL);
-	pthread_mutex_unlock(&s->tx_lock);
+	kl_tx_unlock(s);
 	kl_trace_gen(s);
 	if (n < 0) {
 		s->code = KTLS_E_IO;
@@ -157,9 +158,10 @@ ssize_t ktls_sendfile(struct ktls_session *s, int in_fd, off_t *offset,
 
 	if (s->fallback)
 		return kl_ssl_sendfile(s, in_fd, offset, count);
-	pthread_mutex_lock(&s->tx_lock);
+	if (kl_tx_lock(s))
+		return -1;
 	n = sendfile(s->fd, in_fd, offset, count);
-	pthread_mutex_unlock(&s->tx_lock);
+	kl_tx_unlock(s);
 	kl_trace_gen(s);
 	if (n < 0) {
 		s->code = KTLS_E_IO;

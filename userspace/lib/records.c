@@ -64,6 +64,59 @@ static int kl_key_update_locked(struct ktls_session *s, int request_peer)
 	return 0;
 }
 
+/* Under tx_lock: the answer the peer asked for, if one is owed. */
+static int kl_answer_owed_locked(struct ktls_session *s)
+{
+	if (!atomic_exchange(&s->ku_owed, 0))
+		return 0;
+	if (kl_key_update_locked(s, 0)) {
+		atomic_store(&s->ku_failed, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A reader must never wait for tx_lock: a sender may hold it, blocked in
+ * send() until the peer reads, while the peer's reader waits for its own
+ * sender the same way, and with both directions full nobody moves again.
+ * So the reader only marks the answer owed; the thread holding tx_lock
+ * sends it when it lets go, or the next one to take it before its record.
+ */
+int kl_tx_lock(struct ktls_session *s)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	if (atomic_load(&s->ku_failed)) {
+		s->code = KTLS_E_KEY_UPDATE;
+		snprintf(s->err, sizeof(s->err),
+			 "key update: answering the peer's KeyUpdate failed");
+		errno = EIO;
+		pthread_mutex_unlock(&s->tx_lock);
+		return -1;
+	}
+	if (kl_answer_owed_locked(s)) {
+		pthread_mutex_unlock(&s->tx_lock);
+		return -1;
+	}
+	return 0;
+}
+
+/* An answer owed: send it now unless a holder of tx_lock will. */
+static void kl_tx_service(struct ktls_session *s)
+{
+	while (atomic_load(&s->ku_owed) &&
+	       !pthread_mutex_trylock(&s->tx_lock)) {
+		kl_answer_owed_locked(s);
+		pthread_mutex_unlock(&s->tx_lock);
+	}
+}
+
+void kl_tx_unlock(struct ktls_session *s)
+{
+	pthread_mutex_unlock(&s->tx_lock);
+	kl_tx_service(s);
+}
+
 /*
  * Under tx_lock: a sender in ktls_send() must not slip a record between
  * the KeyUpdate and the new TX key (the peer would decrypt it with the
@@ -73,9 +126,10 @@ int ktls_key_update(struct ktls_session *s, int request_peer)
 {
 	int rc;
 
-	pthread_mutex_lock(&s->tx_lock);
+	if (kl_tx_lock(s))
+		return -1;
 	rc = kl_key_update_locked(s, request_peer);
-	pthread_mutex_unlock(&s->tx_lock);
+	kl_tx_unlock(s);
 	kl_trace_gen(s);
 	return rc;
 }
@@ -98,8 +152,13 @@ static int kl_key_update_rx(struct ktls_session *s, const unsigned char *p,
 	OPENSSL_cleanse(&s->rx, sizeof(s->rx));
 	kl_trace(s, "<- KeyUpdate (%s), RX key updated",
 		 p[4] ? "update_requested" : "update_not_requested");
-	if (p[4] && s->tx_on)
-		return ktls_key_update(s, 0);
+	if (p[4] && s->tx_on) {
+		/* Owed, never waited for (see kl_tx_lock()). */
+		atomic_store(&s->ku_owed, 1);
+		kl_tx_service(s);
+		if (atomic_load(&s->ku_failed))
+			return -1;
+	}
 	return 0;
 }
 
@@ -263,9 +322,10 @@ int ktls_send_alert(struct ktls_session *s, uint8_t level, uint8_t desc)
 	unsigned char alert[2] = { level, desc };
 	int rc;
 
-	pthread_mutex_lock(&s->tx_lock);
+	if (kl_tx_lock(s))
+		return -1;
 	rc = kl_send_record(s, KL_ALERT, alert, sizeof(alert));
-	pthread_mutex_unlock(&s->tx_lock);
+	kl_tx_unlock(s);
 	if (rc) {
 		snprintf(s->err, sizeof(s->err), "sending alert %s: %s",
 			 SSL_alert_desc_string_long(desc),
