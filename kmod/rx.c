@@ -455,6 +455,7 @@ static void ktls_rx_free_rec(struct sock *sk, struct ktls_rx *rx,
 {
 	unsigned int size = ktls_rx_rec_bytes(rx);
 
+	sock_owned_by_me(sk);
 	kfree_sensitive(rec);
 	rx->charged -= size;
 	sk_mem_uncharge(sk, size);
@@ -469,6 +470,17 @@ static unsigned long ktls_rx_buf_idle(void)
 	return ms ? max(msecs_to_jiffies(ms), 1UL) : 0;
 }
 
+/* The spare was just used: an idle socket gives it back (buf_work). */
+static void ktls_rx_buf_arm(struct ktls_rx *rx)
+{
+	unsigned long idle = ktls_rx_buf_idle();
+
+	rx->buf_used = jiffies;
+	if (idle && !delayed_work_pending(&rx->buf_work))
+		queue_delayed_work(system_wq, &rx->buf_work,
+				   min(idle, KTLS_RX_BUF_LOOK));
+}
+
 static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
 			    struct ktls_rx_rec *rec)
 {
@@ -477,11 +489,7 @@ static void ktls_rx_put_rec(struct sock *sk, struct ktls_rx *rx,
 		return;
 	}
 	rx->spare = rec;
-	/* An idle socket gives it back (see ktls_rx_buf_work()). */
-	rx->buf_used = jiffies;
-	if (!delayed_work_pending(&rx->buf_work) && ktls_rx_buf_idle())
-		queue_delayed_work(system_wq, &rx->buf_work,
-				   min(ktls_rx_buf_idle(), KTLS_RX_BUF_LOOK));
+	ktls_rx_buf_arm(rx);
 }
 
 /*
@@ -1570,9 +1578,7 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	rx->spare = ktls_rx_alloc_rec(sk, rx);
 	if (!rx->spare)
 		goto free_req;
-	rx->buf_used = jiffies;
-	if (ktls_rx_buf_idle())
-		queue_delayed_work(system_wq, &rx->buf_work, KTLS_RX_BUF_LOOK);
+	ktls_rx_buf_arm(rx);
 	ktls_rx_peek_init(ctx, rx);
 
 	ctx->rx = rx;
