@@ -132,6 +132,9 @@ static void ktls_rx_abort(struct sock *sk, struct ktls_rx *rx, int err)
 {
 	rx->stopped = true;
 	ktls_rx_report(sk, err);
+	/* Its buffers are of no more use (ktls_rx_drop_bufs). */
+	if (!rx->closing)
+		mod_delayed_work(system_wq, &rx->buf_work, 0);
 }
 
 static int ktls_rx_copy_actor(read_descriptor_t *desc, struct sk_buff *skb,
@@ -1480,6 +1483,25 @@ unlock:
 }
 
 /*
+ * A framing error ended RX: no record will be gathered again, so neither
+ * the buffer the bad header sits in nor the spare is kept (the peer's
+ * bytes may stay in TCP until close).  Records already opened keep theirs
+ * until read.
+ */
+static void ktls_rx_drop_bufs(struct sock *sk, struct ktls_rx *rx)
+{
+	if (rx->cur && !rx->cur_len) {
+		ktls_rx_free_rec(sk, rx, rx->cur);
+		rx->cur = NULL;
+		rx->have = 0;
+	}
+	if (rx->spare) {
+		ktls_rx_free_rec(sk, rx, rx->spare);
+		rx->spare = NULL;
+	}
+}
+
+/*
  * An idle socket's spare is freed rx_buf_idle_ms after a record last used
  * it: 16 KiB per connection that waits (in-tree keeps no buffer either).
  * A record arriving without one is framed here, after an allocation the
@@ -1496,7 +1518,11 @@ static void ktls_rx_buf_work(struct work_struct *work)
 	lock_sock(sk);
 	if (rx->closing)
 		goto unlock;
-	if (!rx->cur && !rx->spare && !rx->nready && !rx->stopped &&
+	if (rx->stopped) {
+		ktls_rx_drop_bufs(sk, rx);
+		goto unlock;
+	}
+	if (!rx->cur && !rx->spare && !rx->nready &&
 	    tcp_inq(sk)) {
 		if (!ktls_rx_have_buf(sk, rx)) {
 			/* Out of memory: try again; a reader's recv() may. */

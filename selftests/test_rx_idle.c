@@ -341,11 +341,44 @@ static void peek_splice_after_idle(void)
 	kt_pair_close(&p);
 }
 
+/*
+ * A receiver stopped by a framing error never reads another record: its
+ * spare goes like any idle one's, though the peer's bytes stay in TCP.
+ * Before, the idle work kept it while TCP held bytes and looked again
+ * every second until close.
+ */
+static void stopped_rx_frees_buffer(void)
+{
+	uint8_t msg[100], junk[64];
+	struct kt_pair p;
+
+	setup();
+
+	kt_fill_pattern(msg, sizeof(msg), 11);
+	kt_pair_open(&p, TLS12, GCM128);
+	kt_pair_send(&p, T_DATA, msg, sizeof(msg));
+	kt_expect_rec(p.rx, T_DATA, msg, sizeof(msg));
+	/* A header no record has (length 0xa5a5), then more of the same. */
+	memset(junk, 0xa5, sizeof(junk));
+	kt_write_all(p.tx, junk, sizeof(junk));
+	kt_settle(50);
+	KT_ASSERT_ERRNO(recv(p.rx, msg, sizeof(msg), MSG_DONTWAIT), EMSGSIZE);
+	KT_ASSERT_ERRNO(recv(p.rx, msg, sizeof(msg), MSG_DONTWAIT), EAGAIN);
+	kt_write_all(p.tx, junk, sizeof(junk));
+	kt_settle(50);
+	wait_idle();
+	KT_ASSERT_ERRNO(recv(p.rx, msg, sizeof(msg), MSG_DONTWAIT), EAGAIN);
+	kt_pair_close(&p);
+	if (!intree)
+		KT_ASSERT_EQ(kt_stat("KtlsRxBuffers"), 0);
+}
+
 static const struct kt_case cases[] = {
 	KT_CASE_T(idle_memory, 120),
 	KT_CASE_T(epoll_after_idle, 60),
 	KT_CASE_T(blocking_recv_across_idle, 60),
 	KT_CASE_T(peek_splice_after_idle, 60),
+	KT_CASE_T(stopped_rx_frees_buffer, 60),
 };
 
 int main(void)
