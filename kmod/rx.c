@@ -64,6 +64,25 @@ struct ktls_rx_rec {
 	u8 data[];
 };
 
+/*
+ * What opening the record in rx->cur needs beside struct ktls_rx: the
+ * scatterlists for its ciphertext in TCP's skbs and for a reader's pages,
+ * and the TLS 1.3 peek's keystream block (crypto reads no stack).  It
+ * rides at the end of every record buffer, where the 32 KiB kmalloc of a
+ * 16 KiB record has room, so an idle receiver holds a 512-byte struct
+ * ktls_rx instead of a 4 KiB one.
+ */
+struct ktls_rx_scratch {
+	/* The AAD and the ciphertext in TCP's skbs. */
+	struct scatterlist sg_src[KTLS_RX_SRC_SG + 1];
+	unsigned int src_end;		/* the sg_src entry marked last */
+	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
+	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
+	struct page *pages[KTLS_RX_ZC_PAGES];
+	struct scatterlist sg_ks;
+	u8 ks[64];			/* one keystream block */
+};
+
 struct ktls_rx {
 	void (*saved_data_ready)(struct sock *sk);
 	struct list_head ready;		/* opened, not yet fully read */
@@ -104,16 +123,8 @@ struct ktls_rx {
 
 	struct aead_request *req;
 	struct scatterlist sg[2];
-	/* The AAD and the ciphertext in TCP's skbs; set up once. */
-	struct scatterlist sg_src[KTLS_RX_SRC_SG + 1];
-	unsigned int src_end;		/* the sg_src entry marked last */
-	/* Zero copy: AAD, the reader's pages, the TLS 1.3 type byte. */
-	struct scatterlist sg_user[KTLS_RX_ZC_PAGES + 2];
-	struct page *pages[KTLS_RX_ZC_PAGES];
 	/* TLS 1.3: the bare stream cipher, to peek at a record's type. */
 	struct crypto_sync_skcipher *peek;
-	struct scatterlist sg_ks;
-	u8 ks[64];			/* one keystream block */
 	u8 tail;
 	u8 aad[KTLS_MAX_AAD];
 	u8 iv[KTLS_AEAD_IV_SIZE];
@@ -423,9 +434,21 @@ static void ktls_rx_reader_unlock(struct sock *sk, struct ktls_rx *rx)
 	release_sock(sk);
 }
 
+static unsigned int ktls_rx_scratch_off(const struct ktls_rx *rx)
+{
+	return ALIGN(sizeof(struct ktls_rx_rec) + rx->rec_size,
+		     __alignof__(struct ktls_rx_scratch));
+}
+
 static unsigned int ktls_rx_rec_bytes(const struct ktls_rx *rx)
 {
-	return sizeof(struct ktls_rx_rec) + rx->rec_size;
+	return ktls_rx_scratch_off(rx) + sizeof(struct ktls_rx_scratch);
+}
+
+static struct ktls_rx_scratch *ktls_rx_scratch(const struct ktls_rx *rx,
+					       struct ktls_rx_rec *rec)
+{
+	return (void *)rec + ktls_rx_scratch_off(rx);
 }
 
 /*
@@ -436,6 +459,7 @@ static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
 					     struct ktls_rx *rx)
 {
 	unsigned int size = ktls_rx_rec_bytes(rx);
+	struct ktls_rx_scratch *sx;
 	struct ktls_rx_rec *rec;
 
 	sock_owned_by_me(sk);
@@ -447,6 +471,9 @@ static struct ktls_rx_rec *ktls_rx_alloc_rec(struct sock *sk,
 		sk_mem_reclaim(sk);
 		return NULL;
 	}
+	sx = ktls_rx_scratch(rx, rec);
+	sg_init_table(sx->sg_src, ARRAY_SIZE(sx->sg_src));
+	sx->src_end = ARRAY_SIZE(sx->sg_src) - 1;
 	sk_mem_charge(sk, size);
 	rx->charged += size;
 	ktls_stat_inc(sock_net(sk), KTLS_STAT_RX_BUFFERS);
@@ -631,21 +658,21 @@ static int ktls_rx_sg_skb(const struct sk_buff *skb, unsigned int off,
 }
 
 /*
- * Point rx->sg_src (after the AAD entry) at len bytes of TCP's receive
+ * Point sx->sg_src (after the AAD entry) at len bytes of TCP's receive
  * queue, off bytes past what was read: 0, or -EMSGSIZE if they are in
  * too many pieces.
  */
-static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx *rx,
+static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx_scratch *sx,
 			    unsigned int off, unsigned int len)
 {
 	u32 seq = tcp_sk(sk)->copied_seq + off;
-	struct scatterlist *sg = rx->sg_src + 1;
+	struct scatterlist *sg = sx->sg_src + 1;
 	unsigned int used = 0;
 	struct sk_buff *skb;
 	int rc;
 
 	/* Only the end mark changes from record to record. */
-	sg_unmark_end(&rx->sg_src[rx->src_end]);
+	sg_unmark_end(&sx->sg_src[sx->src_end]);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
 		u32 o = seq - TCP_SKB_CB(skb)->seq;
 		unsigned int n;
@@ -665,8 +692,8 @@ static int ktls_rx_sg_queue(struct sock *sk, struct ktls_rx *rx,
 	}
 	if (len || !used)
 		return -EMSGSIZE;
-	rx->src_end = used;
-	sg_mark_end(&rx->sg_src[used]);
+	sx->src_end = used;
+	sg_mark_end(&sx->sg_src[used]);
 	return 0;
 }
 
@@ -697,8 +724,10 @@ static int ktls_rx_crypt(struct ktls_context *ctx, struct ktls_rx *rx,
 	if (unlikely(!memchr_inv(c->rec_seq, 0xff, KTLS_REC_SEQ_SIZE)))
 		return -EBADMSG;
 	if (!rx->copy) {
-		if (!ktls_rx_sg_queue(ctx->sk, rx, body, ct_len)) {
-			src = rx->sg_src;
+		struct ktls_rx_scratch *sx = ktls_rx_scratch(rx, rec);
+
+		if (!ktls_rx_sg_queue(ctx->sk, sx, body, ct_len)) {
+			src = sx->sg_src;
 		} else {
 			/* Too many pieces: gather them (TCP has them all). */
 			rx->copy = true;
@@ -934,7 +963,6 @@ static void ktls_rx_peek_init(struct ktls_context *ctx, struct ktls_rx *rx)
 		rx->peek = NULL;
 		return;
 	}
-	sg_init_one(&rx->sg_ks, rx->ks, sizeof(rx->ks));
 	ktls_rx_peek_setkey(ctx, rx);
 }
 
@@ -943,6 +971,7 @@ static u8 ktls_rx_peek_type(struct sock *sk, struct ktls_context *ctx,
 			    struct ktls_rx *rx)
 {
 	const struct ktls_crypto *c = &ctx->rx_crypto;
+	struct ktls_rx_scratch *sx = ktls_rx_scratch(rx, rx->cur);
 	/* Where the type byte is, in the plaintext and in the record. */
 	unsigned int i = rx->cur_len - KTLS_HEADER_SIZE -
 			 c->cipher->tag_size - 1;
@@ -980,17 +1009,17 @@ static u8 ktls_rx_peek_type(struct sock *sk, struct ktls_context *ctx,
 		iv[14] = blk >> 8;
 		iv[15] = blk;
 	}
-	memset(rx->ks, 0, bsize);
-	sg_set_buf(&rx->sg_ks, rx->ks, bsize);
+	memset(sx->ks, 0, bsize);
+	sg_init_one(&sx->sg_ks, sx->ks, bsize);
 	skcipher_request_set_sync_tfm(req, rx->peek);
 	skcipher_request_set_callback(req, 0, NULL, NULL);
-	skcipher_request_set_crypt(req, &rx->sg_ks, &rx->sg_ks, bsize, iv);
+	skcipher_request_set_crypt(req, &sx->sg_ks, &sx->sg_ks, bsize, iv);
 	if (crypto_skcipher_encrypt(req))
 		ct = 0;
 	else
-		ct ^= rx->ks[i % bsize];
+		ct ^= sx->ks[i % bsize];
 	skcipher_request_zero(req);
-	memzero_explicit(rx->ks, bsize);
+	memzero_explicit(sx->ks, bsize);
 	return ct;
 }
 
@@ -1037,12 +1066,13 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 	unsigned int tls13 = rx->version == TLS_1_3_VERSION;
 	unsigned int len = rx->cur_len - KTLS_HEADER_SIZE - rx->eiv -
 			   ctx->rx_crypto.cipher->tag_size - tls13;
-	struct scatterlist *sg = rx->sg_user;
+	struct ktls_rx_scratch *sx = ktls_rx_scratch(rx, rx->cur);
+	struct scatterlist *sg = sx->sg_user;
 	unsigned int n = 0, i;
 	size_t mapped = 0;
 	int err = 0;
 
-	sg_init_table(sg, ARRAY_SIZE(rx->sg_user));
+	sg_init_table(sg, ARRAY_SIZE(sx->sg_user));
 	while (mapped < len) {
 		size_t start;
 		ssize_t got;
@@ -1051,7 +1081,7 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 			err = -EAGAIN;
 			goto unmap;
 		}
-		got = iov_iter_get_pages2(to, rx->pages + n, len - mapped,
+		got = iov_iter_get_pages2(to, sx->pages + n, len - mapped,
 					  KTLS_RX_ZC_PAGES - n, &start);
 		if (got <= 0) {
 			err = -EAGAIN;
@@ -1062,7 +1092,7 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 			unsigned int plen = min_t(size_t, got,
 						  PAGE_SIZE - start);
 
-			sg_set_page(&sg[1 + n], rx->pages[n], plen, start);
+			sg_set_page(&sg[1 + n], sx->pages[n], plen, start);
 			n++;
 			got -= plen;
 			start = 0;
@@ -1083,7 +1113,7 @@ static int ktls_rx_open_zc(struct sock *sk, struct ktls_context *ctx,
 	}
 unmap:
 	for (i = 0; i < n; i++)
-		put_page(rx->pages[i]);
+		put_page(sx->pages[i]);
 	if (err) {
 		iov_iter_revert(to, mapped);
 		return err;
@@ -1583,8 +1613,6 @@ int ktls_rx_init(struct sock *sk, struct ktls_context *ctx)
 	memset(rx, 0, sizeof(*rx));
 
 	INIT_LIST_HEAD(&rx->ready);
-	sg_init_table(rx->sg_src, ARRAY_SIZE(rx->sg_src));
-	rx->src_end = ARRAY_SIZE(rx->sg_src) - 1;
 	init_waitqueue_head(&rx->wq);
 	INIT_DELAYED_WORK(&rx->idle, ktls_rx_idle_work);
 	INIT_DELAYED_WORK(&rx->buf_work, ktls_rx_buf_work);
