@@ -14,7 +14,7 @@ KDIR ?= $(or $(wildcard /lib/modules/$(KVER)/build),\
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module userspace selftests deps check run bench bench-profile bench-serve clean
+.PHONY: all module userspace selftests deps check run bench bench-profile bench-serve bench-serve-profile clean
 
 all: module userspace selftests
 
@@ -51,6 +51,11 @@ bench-serve:
 	bash selftests/bench/run-bench-serve.sh $(BENCH_SERVE_KERNELS)
 
 BENCH_SERVE_KERNELS ?= 6.12
+
+# Per-function profile of the server's vCPU, ktls-serve vs nginx.
+bench-serve-profile:
+	KTLS_EXTRA_PKGS="nginx wrk" bash selftests/vm/deps.sh
+	bash selftests/bench/profile-serve.sh $(BENCH_SERVE_KERNELS)
 
 clean:
 	-$(if $(KDIR),$(MAKE) -C $(KDIR) M=$(CURDIR) clean)

@@ -14,7 +14,10 @@
 # BSERVE_* in the environment set the same knobs.
 # Knobs on the kernel command line: bserve.secs=N (per run, default 10),
 # bserve.reps=N (default 3), bserve.conns=N (default 10), bserve.idle=N (idle connections, default
-# 2000), bserve.rows=a,b (idle,1k,100k,64m,handshake; default all).
+# 2000), bserve.rows=a,b (idle,1k,100k,64m,handshake; default all),
+# bserve.ksyms=1 (make bench-serve-profile: both servers' memory maps as
+# "# maps IMPL LINE" after start, kernel and module text symbols as
+# "# ksym ADDR T NAME [MOD]" at the end).
 
 SECS=${BSERVE_SECS:-10} REPS=${BSERVE_REPS:-3} IDLE=${BSERVE_IDLE:-2000}
 # Keep-alive connections per run.  Under TCG 100 TLS handshakes take
@@ -32,6 +35,7 @@ for arg in $(cat /proc/cmdline); do
 	bserve.idle=*) IDLE=${arg#bserve.idle=} ;;
 	bserve.rows=*) ROWS=${arg#bserve.rows=} ;;
 	bserve.conns=*) CONNS=${arg#bserve.conns=} ;;
+	bserve.ksyms=*) KSYMS=${arg#bserve.ksyms=} ;;
 	esac
 done
 B=${KTLS_BIN:-/ktls/bin}
@@ -40,7 +44,9 @@ KPORT=8443 NPORT=8444
 seq=0
 
 echo "# bench-serve-guest: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) vCPUs"
-for m in aesni_intel ghash_clmulni_intel; do
+# What a real host's udev loads at boot for its CPU (busybox has no udev):
+# AES-GCM for both servers, SHA-2 for the kernel's HKDF (ktls's KeyUpdate).
+for m in aesni_intel ghash_clmulni_intel sha256_ssse3 sha512_ssse3; do
 	modprobe "$m" 2>/dev/null || echo "# bench-serve-guest: modprobe $m failed"
 done
 if [ "$(cat /sys/module/ktls/parameters/ulp_name 2>/dev/null)" != tls ]; then
@@ -104,6 +110,10 @@ for p in $KPORT $NPORT; do
 		{ echo "# server on port $p does not answer"; cat ks.log ng/out.log ng/error.log; }
 done
 echo "# bench-serve-guest: ktls-serve pid $kpid, nginx pid $npid ($(nginx -v 2>&1))"
+if [ "${KSYMS:-0}" = 1 ]; then
+	sed 's/^/# maps ktls-serve /' "/proc/$kpid/maps"
+	sed 's/^/# maps nginx /' "/proc/$npid/maps"
+fi
 
 port_of() { if [ "$1" = ktls-serve ]; then echo $KPORT; else echo $NPORT; fi; }
 pid_of() { if [ "$1" = ktls-serve ]; then echo $kpid; else echo $npid; fi; }
@@ -128,7 +138,7 @@ run_wrk() {
 	fi
 	"$B/mark" stop
 	# "N requests in T s, X MB read", "Non-2xx ...", "Socket errors: ..."
-	echo "bserve seq=$seq row=$row impl=$impl rep=$rep $(awk '
+	echo "bserve seq=$seq row=$row impl=$impl rep=$rep conns=$conns $(awk '
 		/requests in/ { gsub(",", ""); printf "reqs=%s secs=%s read=%s ", $1, $4, $5 }
 		/Non-2xx/ { printf "non2xx=%s ", $NF }
 		/Socket errors/ { gsub(",", ""); printf "sockerr=%s/%s/%s/%s ", $4, $6, $8, $10 }' wrk.out)"
@@ -178,6 +188,11 @@ echo "# ktls-serve: $(kill -USR1 $kpid; sleep 1; grep '^stats:' ks.log | tail -n
 echo "# nginx error log (last lines):"
 tail -n 5 ng/error.log | sed 's/^/# /'
 [ -r /proc/net/ktls_stat ] && sed 's/^/# ktls_stat /' /proc/net/ktls_stat
+if [ "${KSYMS:-0}" = 1 ]; then
+	# Root sees real addresses unless kptr_restrict is 2.
+	echo 0 >/proc/sys/kernel/kptr_restrict 2>/dev/null
+	grep -E '^[0-9a-f]+ [tT] ' /proc/kallsyms | sed 's/^/# ksym /'
+fi
 kill $kpid $npid
 wait
 exit 0

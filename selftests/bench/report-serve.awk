@@ -40,6 +40,8 @@ file == 1 && $1 == "bserve" {
 	nseq = s > nseq ? s : nseq
 	next
 }
+# (profile runs: ksym and maps lines are for profile-serve.py)
+file == 1 && /^# (ksym|maps) / { next }
 file == 1 && /^# / { notes = notes $0 "\n"; next }
 file == 2 && $1 == "ktls-count" && $2 ~ /^[0-9]+$/ {
 	srv[$2] = kv($0, "vcpu1")
@@ -71,12 +73,26 @@ END {
 		# No plugin (a real host): no instruction counts, shown as -1.
 		kireq[k, n] = r > 0 && srv[s] != "" ? srv[s] / r / 1e3 : -1
 		mimib[k, n] = b > 0 && srv[s] != "" ? srv[s] / (b / 1048576) / 1e6 : -1
+		run_srv[k, n] = srv[s]; run_req[k, n] = r; run_mib[k, n] = b / 1048576
+		# Lines before conns= was printed: the guest's default, 10.
+		run_conns[k, n] = kv(l, "conns") != "" ? kv(l, "conns") : 10
 		rrps[row, impl, rep] = r / t
 		if (kv(l, "sockerr") != "" || kv(l, "non2xx") != "")
 			errs[k] = errs[k] " " kv(l, "sockerr") " non2xx=" kv(l, "non2xx")
 	}
-	printf "%-10s %-11s %10s %9s %9s %10s %12s\n", "row", "server", "req/s", "MB/s",
-		"ki/req", "Mi/MiB", "ratio req/s"
+	# A keep-alive window holds its connections' handshakes too (wrk
+	# connects inside it): the * columns take off conns x the handshake
+	# row's median per connection, for the steady per-request cost.
+	for (j = 1; j <= 2; j++) {
+		impl = j == 1 ? "ktls-serve" : "nginx"
+		k = "handshake" SUBSEP impl
+		delete a3
+		for (m = 1; m <= cnt[k]; m++)
+			a3[m] = kireq[k, m]
+		hs[impl] = cnt[k] ? median(a3, cnt[k]) * 1e3 : -1
+	}
+	printf "%-10s %-11s %10s %9s %9s %10s %12s %9s %10s\n", "row", "server", "req/s", "MB/s",
+		"ki/req", "Mi/MiB", "ratio req/s", "ki/req*", "Mi/MiB*"
 	for (i = 1; i <= nrows; i++) {
 		row = rows[i]
 		if (row == "idle")
@@ -89,14 +105,20 @@ END {
 			impl = j == 1 ? "ktls-serve" : "nginx"
 			k = row SUBSEP impl
 			n = cnt[k]
-			delete a1; delete a2; delete a3; delete a4
+			delete a1; delete a2; delete a3; delete a4; delete a5; delete a6
 			for (m = 1; m <= n; m++) {
 				a1[m] = rps[k, m]; a2[m] = mbs[k, m]
 				a3[m] = kireq[k, m]; a4[m] = mimib[k, m]
+				net = run_srv[k, m] - run_conns[k, m] * hs[impl]
+				a5[m] = run_req[k, m] > 0 ? net / run_req[k, m] / 1e3 : -1
+				a6[m] = run_mib[k, m] > 0 ? net / run_mib[k, m] / 1e6 : -1
 			}
-			printf "%-10s %-11s %10.1f %9.2f %9.1f %10.2f %12s%s\n", row, impl,
+			steady = row != "handshake" && hs[impl] > 0 && run_srv[k, 1] != ""
+			printf "%-10s %-11s %10.1f %9.2f %9.1f %10.2f %12s %9s %10s%s\n", row, impl,
 				median(a1, n), median(a2, n), median(a3, n), median(a4, n),
 				j == 1 && nr ? sprintf("%.2f", median(ratio, nr)) : "",
+				steady && row != "64m" ? sprintf("%.1f", median(a5, n)) : "",
+				steady ? sprintf("%.2f", median(a6, n)) : "",
 				errs[k] != "" ? "  errors:" errs[k] : ""
 		}
 	}

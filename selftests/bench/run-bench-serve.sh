@@ -15,6 +15,10 @@
 # 2000), BSERVE_CONNS (keep-alive connections, default 10: under TCG 100
 # handshakes outlast a run), BSERVE_ROWS (idle,1k,100k,64m,handshake),
 # KTLS_VM_TIMEOUT, BENCH_OUT.
+# BSERVE_PROFILE=1 (make bench-serve-profile) also profiles: the plugin
+# writes <logs>/prof/prof-<seq>.txt per window, counting the server's vCPU
+# only (profcpu=1); the guest boots with nokaslr and prints its kernel
+# symbols and both servers' memory maps; profile-serve.py tabulates.
 # nginx and wrk come from Debian (make bench-serve installs them with
 # deps.sh) and go into the initramfs with their shared libraries.
 # Output: the table on stdout and in .cache/bench/serve-<UTC time>.txt.
@@ -31,7 +35,9 @@ mkdir -p "$out"
 log "bench-serve: building plugin, mark, ktls-serve, hold_conns [$(elapsed)]"
 {
 	make -C "$BENCH_DIR" &&
-	make -C "$KTLS_REPO/userspace" build/ktls-serve &&
+	# Linked as make install and the .deb link it: against the shared
+	# libssl/libcrypto nginx uses too (the VM copies them).
+	make -C "$KTLS_REPO/userspace" B=build/dyn LDFLAGS=-pthread build/dyn/ktls-serve &&
 	make -C "$KTLS_REPO/selftests" build/hold_conns
 } >"$out/serve-build.log" 2>&1 || {
 	tail -n 30 "$out/serve-build.log" >&2
@@ -43,7 +49,7 @@ mkdir -p "$wrap"
 real_qemu=$(command -v qemu-system-x86_64)
 cat >"$wrap/qemu-system-x86_64" <<WRAP
 #!/bin/sh
-exec "$real_qemu" -plugin "$plugin,percpu=1" -d plugin -D "\$BENCH_PLUGIN_LOG" "\$@"
+exec "$real_qemu" -plugin "$plugin,percpu=1\${BENCH_PLUGIN_ARGS:-}" -d plugin -D "\$BENCH_PLUGIN_LOG" "\$@"
 WRAP
 chmod +x "$wrap/qemu-system-x86_64"
 
@@ -73,14 +79,24 @@ for series in $KERNELS; do
 	bash "$KTLS_VM_DIR/mkinitramfs.sh" --release "$rel" --tree "$tree" \
 		--out "$initrd" --guest "$BENCH_DIR/bench-serve-guest.sh" \
 		--ko "$bdir/kmod/ktls.ko" --bin "$BENCH_DIR/build/mark" \
-		--bin "$KTLS_REPO/userspace/build/ktls-serve" \
+		--bin "$KTLS_REPO/userspace/build/dyn/ktls-serve" \
 		--bin "$KTLS_REPO/selftests/build/hold_conns" \
 		--host-bin openssl --host-bin curl --host-bin nginx --host-bin wrk
 	append="bserve.secs=${BSERVE_SECS:-10} bserve.reps=${BSERVE_REPS:-3} bserve.idle=${BSERVE_IDLE:-2000} bserve.conns=${BSERVE_CONNS:-10}"
 	[[ -z "${BSERVE_ROWS:-}" ]] || append+=" bserve.rows=$BSERVE_ROWS"
+	plugin_args=""
+	if [[ "${BSERVE_PROFILE:-0}" == 1 ]]; then
+		# The plugin's argument list is comma-separated.
+		[[ "$logs" != *,* ]] || die "profile directory $logs has a comma"
+		rm -rf "$logs/prof"
+		mkdir -p "$logs/prof"
+		plugin_args=",prof=$logs/prof,profcpu=1"
+		append+=" nokaslr bserve.ksyms=1"
+	fi
 	log "[$series] booting $rel for bench-serve [$(elapsed)]"
 	set +e
-	BENCH_PLUGIN_LOG="$logs/plugin.log" PATH="$wrap:$PATH" \
+	BENCH_PLUGIN_LOG="$logs/plugin.log" BENCH_PLUGIN_ARGS="$plugin_args" \
+		PATH="$wrap:$PATH" \
 		KTLS_QEMU_ACCEL=tcg,thread=single \
 		bash "$KTLS_VM_DIR/run-vm.sh" --kernel "$tree/boot/vmlinuz-$rel" \
 		--initrd "$initrd" --log "$logs/console.log" \
