@@ -27,7 +27,7 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 echo "KTAP version 1"
 echo "# suite: ktls-serve-bad-peers"
-echo "1..48"
+echo "1..52"
 need_ktls || { echo "# cannot load ktls with ulp_name=$ULP"; exit 1; }
 cd "$W" || exit 1
 mkdir -p www/sub
@@ -77,6 +77,7 @@ peer() {
 	res=$(printf "$r" | "$B/serve_peer" -o resp.out "$@" 127.0.0.1 "$PORT")
 }
 field() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+peer_port() { p=$PORT; PORT=$1; shift; peer "$@"; PORT=$p; }
 secs_lt() { awk -v a="$(field secs)" -v b="$1" 'BEGIN { exit !(a < b) }'; }
 hdr() { tr -d '\r' <resp.out | sed -n "1,/^\$/s/^$1: //Ip" | head -n 1; }
 
@@ -200,6 +201,39 @@ while [ "$(busy)" -ne 0 ] && [ $i -lt 20 ]; do i=$((i + 1)); sleep 0.1; done
 diag "connections open after them: $(busy)"
 check nothing_stuck_after_fifo [ "$(busy)" -eq 0 ]
 
+# --- a served path that changes under the server --------------------------------
+# Each worker remembers the paths it found to be regular files and opens
+# them at once next time; one worker, so the second request hits that.
+start swap 9451 --workers 1
+wsrv=$srv
+get_swap() { peer_port 9451 'GET /swap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w $((5 * S)); }
+printf 'first\n' >www/swap
+get_swap
+s1="$(field status) $(tail -c 6 resp.out)"
+printf 'second\n' >www/swap.new && mv www/swap.new www/swap
+get_swap
+s2="$(field status) $(tail -c 7 resp.out)"
+rm www/swap && mknod www/swap c 1 5
+get_swap
+s4=$(field status)
+rm www/swap && printf 'third\n' >www/swap
+get_swap
+rm www/swap && mkfifo www/swap
+get_swap
+s3="$(field status) in $(field secs) s"
+rm www/swap && mkdir www/swap
+get_swap
+s5="$(field status) $(hdr Location)"
+rmdir www/swap
+get_swap
+s6=$(field status)
+diag "GET /swap: regular $s1; replaced (rename) $s2; device $s4; FIFO $s3; directory $s5; gone $s6"
+check swapped_file_new_content eval 'case "$s1|$s2" in "200 first|200 second") true ;; *) false ;; esac'
+check swapped_to_fifo_refused eval 'case "$s3" in 403*|404*) true ;; *) false ;; esac'
+check swapped_to_device_refused eval 'case "$s4" in 403|404) true ;; *) false ;; esac'
+check swapped_to_dir_redirect eval '[ "$s5" = "301 /swap/" ] && [ "$s6" = 404 ]'
+stop $wsrv
+
 # --- headers ------------------------------------------------------------------
 peer 'GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w $((5 * S))
 etag=$(hdr ETag)
@@ -230,7 +264,6 @@ sleep 1
 "$B/hold_conns" 127.0.0.1 9444 150 $((4 * S)) &
 h=$!
 sleep 1
-peer_port() { p=$PORT; PORT=$1; shift; peer "$@"; PORT=$p; }
 peer_port 9444 'GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' -w $((3 * S))
 diag "request during EMFILE: $res"
 wait $h

@@ -102,18 +102,37 @@ static void kl_nonce12(unsigned char *nonce, const unsigned char *fixed,
 		nonce[4 + i] = (unsigned char)(seq >> (56 - 8 * i));
 }
 
-static int kl_kdf(struct ktls_session *s, const char *alg,
-		  OSSL_PARAM *params, unsigned char *out, size_t len)
-{
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, alg, NULL);
-	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	int ok = kctx && EVP_KDF_derive(kctx, out, len, params) > 0;
+/*
+ * Fetched once per process: a fetch walks OpenSSL's provider store under
+ * its locks, and a handshake derives four times (bench-serve-profile).
+ * Kept until exit, like OpenSSL's own cached methods.
+ */
+static EVP_KDF *kl_kdfs[2];
+static pthread_once_t kl_kdfs_once = PTHREAD_ONCE_INIT;
+static const char *const kl_kdf_names[2] = { "TLS1-PRF", "TLS13-KDF" };
 
+static void kl_kdfs_fetch(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		kl_kdfs[i] = EVP_KDF_fetch(NULL, kl_kdf_names[i], NULL);
+}
+
+static int kl_kdf(struct ktls_session *s, int tls13, OSSL_PARAM *params,
+		  unsigned char *out, size_t len)
+{
+	EVP_KDF_CTX *kctx;
+	int ok;
+
+	pthread_once(&kl_kdfs_once, kl_kdfs_fetch);
+	kctx = kl_kdfs[tls13] ? EVP_KDF_CTX_new(kl_kdfs[tls13]) : NULL;
+	ok = kctx && EVP_KDF_derive(kctx, out, len, params) > 0;
 	if (!ok)
 		kl_err_ssl(s->err, sizeof(s->err),
-			   "key derivation: EVP_KDF %s failed", alg);
+			   "key derivation: EVP_KDF %s failed",
+			   kl_kdf_names[tls13]);
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return ok ? 0 : -1;
 }
 
@@ -145,7 +164,7 @@ static int kl_derive12(struct ktls_session *s, SSL *ssl, const EVP_MD *md,
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED,
 						      seed, sizeof(seed));
 	params[3] = OSSL_PARAM_construct_end();
-	if (kl_kdf(s, "TLS1-PRF", params, block, blen))
+	if (kl_kdf(s, 0, params, block, blen))
 		goto out;
 
 	/* client key, server key, client iv, server iv (no MAC keys). */
@@ -197,7 +216,7 @@ static int kl_expand_label(struct ktls_session *s, const EVP_MD *md,
 	params[4] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL,
 			(unsigned char *)label, strlen(label));
 	params[5] = OSSL_PARAM_construct_end();
-	return kl_kdf(s, "TLS13-KDF", params, out, len);
+	return kl_kdf(s, 1, params, out, len);
 }
 
 static int kl_derive13(struct ktls_session *s, const EVP_MD *md,

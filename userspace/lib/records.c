@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * After install: control records.  The kernel hands non-data records to
- * recvmsg() only with a cmsg buffer (TLS_GET_RECORD_TYPE), and sends one of
- * our choosing with TLS_SET_RECORD_TYPE.
+ * recvmsg() only with a cmsg buffer (TLS_GET_RECORD_TYPE; read() fails
+ * with EIO on one), and sends one of our choosing with TLS_SET_RECORD_TYPE.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -240,7 +240,16 @@ ssize_t ktls_recv(struct ktls_session *s, void *buf, size_t len)
 		unsigned char type = KL_APPDATA;
 		ssize_t n;
 
-		n = recvmsg(s->fd, &msg, 0);
+		/*
+		 * Data through read(), cheaper than recvmsg() with its msghdr
+		 * and cmsg; a record of another type fails it with EIO and
+		 * stays queued (as in-tree), for recvmsg() to say its type.
+		 */
+		n = read(s->fd, buf, len);
+		if (n < 0 && errno == EIO)
+			n = recvmsg(s->fd, &msg, 0);
+		else
+			msg.msg_controllen = 0;
 		kl_trace_gen(s);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "files.h"
+#include "fmt.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -212,28 +213,22 @@ static int unacked(const struct conn *c)
 
 /* --- responses ------------------------------------------------------------ */
 
-static void date_now(char *out, size_t max)
-{
-	static __thread time_t cached_t;
-	static __thread char cached[40];
-	time_t now = time(NULL);
-
-	if (now != cached_t) {
-		http_date(now, cached, sizeof(cached));
-		cached_t = now;
-	}
-	snprintf(out, max, "%s", cached);
-}
-
 /* Start of a response head into c->io->out. */
 static int head_begin(struct conn *c, int status)
 {
-	char date[40];
+	char date[FMT_HTTP_DATE];
+	struct fmt f;
 
-	date_now(date, sizeof(date));
-	return snprintf(c->io->out, sizeof(c->io->out),
-			"HTTP/1.1 %d %s\r\nServer: ktls-serve\r\nDate: %s\r\n",
-			status, http_reason(status), date);
+	fmt_http_date(time(NULL), date);
+	fmt_init(&f, c->io->out, sizeof(c->io->out), 0);
+	fmt_str(&f, "HTTP/1.1 ");
+	fmt_u64(&f, (unsigned int)status);
+	fmt_str(&f, " ");
+	fmt_str(&f, http_reason(status));
+	fmt_str(&f, "\r\nServer: ktls-serve\r\nDate: ");
+	fmt_str(&f, date);
+	fmt_str(&f, "\r\n");
+	return (int)f.len;
 }
 
 static int head_end(struct conn *c, int len)
@@ -241,11 +236,12 @@ static int head_end(struct conn *c, int len)
 	const struct http_req *r = &c->io->req;
 	const char *conn_hdr = c->close_after ? "Connection: close\r\n" :
 		r->minor == 0 ? "Connection: keep-alive\r\n" : "";
+	struct fmt f;
 
-	len += snprintf(c->io->out + len, sizeof(c->io->out) - len, "%s\r\n", conn_hdr);
-	if (len >= (int)sizeof(c->io->out))
-		len = sizeof(c->io->out) - 1;
-	return len;
+	fmt_init(&f, c->io->out, sizeof(c->io->out), (size_t)len);
+	fmt_str(&f, conn_hdr);
+	fmt_str(&f, "\r\n");
+	return (int)f.len;
 }
 
 static void send_progress(struct conn *c);
@@ -383,6 +379,7 @@ static void respond_file(struct conn *c, struct file_ref *f)
 	off_t start = 0, end = f->st.st_size - 1;
 	char lm[40], etag[80], extra[160];
 	int status = 200, len;
+	struct fmt h;
 
 	http_date(f->st.st_mtim.tv_sec, lm, sizeof(lm));
 	file_etag(&f->st, etag, sizeof(etag));
@@ -420,23 +417,33 @@ static void respond_file(struct conn *c, struct file_ref *f)
 	c->status = status;
 	c->close_after |= !r->keep_alive;
 	len = head_begin(c, status);
-	len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
-			"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-			lm, etag);
+	fmt_init(&h, c->io->out, sizeof(c->io->out), (size_t)len);
+	fmt_str(&h, "Last-Modified: ");
+	fmt_str(&h, lm);
+	fmt_str(&h, "\r\nETag: ");
+	fmt_str(&h, etag);
+	fmt_str(&h, "\r\nAccept-Ranges: bytes\r\n");
+	len = (int)h.len;
 	c->file_off = c->file_end = 0;
 	if (c->nparts > 1) {
 		len = respond_multipart(c, f, len);
 	} else {
 		c->nparts = 0;
-		len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
-				"Content-Type: %s\r\nContent-Length: %lld\r\n",
-				f->type, (long long)(end - start + 1));
-		if (status == 206)
-			len += snprintf(c->io->out + len, sizeof(c->io->out) - len,
-					"Content-Range: bytes %lld-%lld/%lld\r\n",
-					(long long)start, (long long)end,
-					(long long)f->st.st_size);
-		len = head_end(c, len);
+		fmt_str(&h, "Content-Type: ");
+		fmt_str(&h, f->type);
+		fmt_str(&h, "\r\nContent-Length: ");
+		fmt_i64(&h, (long long)(end - start + 1));
+		fmt_str(&h, "\r\n");
+		if (status == 206) {
+			fmt_str(&h, "Content-Range: bytes ");
+			fmt_i64(&h, (long long)start);
+			fmt_str(&h, "-");
+			fmt_i64(&h, (long long)end);
+			fmt_str(&h, "/");
+			fmt_i64(&h, (long long)f->st.st_size);
+			fmt_str(&h, "\r\n");
+		}
+		len = head_end(c, (int)h.len);
 		c->file_off = start;
 		c->file_end = end + 1;
 	}
@@ -670,7 +677,12 @@ more:
 		start_linger(c);
 		return;
 	}
-	if (enter_head(c))
+	/*
+	 * A pipelined head already read is answered now; bytes still in the
+	 * kernel wake the (level-triggered) loop: no read() that would only
+	 * say EAGAIN after every response.
+	 */
+	if (enter_head(c) && c->have)
 		head_input(c);
 	return;
 wait:

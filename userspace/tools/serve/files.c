@@ -5,7 +5,10 @@
  * "..", nor a symlink, nor a rename race leads out of the root.  A path is
  * first opened O_PATH and fstat()ed: only a regular file is opened for
  * reading (O_NONBLOCK too), so GET /fifo cannot block a worker and a
- * device node is never opened at all.
+ * device node is never opened at all.  A path each worker found to be a
+ * regular file is opened for reading at once the next time (one path walk
+ * instead of two) and kept only if it still is that file: only a file
+ * replaced by a device node under a worker's feet gets opened as one.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "fmt.h"
 #include "http.h"
 
 static int root_fd = -1;
@@ -201,12 +205,57 @@ static void encode_path(char *out, size_t max, const char *in)
 	out[o] = '\0';
 }
 
+/*
+ * Per worker thread, the regular files it opened: path -> inode.  The
+ * O_PATH step costs a second path walk, an fstat() and a close() per
+ * request (bench-serve-profile: 6.1's 1 KiB row was 7 % over nginx's).
+ */
+#define KNOWN_SLOTS	64
+#define KNOWN_PATH	200
+static __thread struct known {
+	dev_t dev;
+	ino_t ino;
+	char rel[KNOWN_PATH];
+} known[KNOWN_SLOTS];
+
+static struct known *known_slot(const char *rel)
+{
+	unsigned int h = 2166136261u;	/* FNV-1a */
+
+	for (; *rel; rel++)
+		h = (h ^ (unsigned char)*rel) * 16777619u;
+	return &known[h % KNOWN_SLOTS];
+}
+
+/* A known regular file opened directly: 0, or -1 to go the careful way. */
+static int open_known(struct known *k, const char *rel, struct file_ref *f)
+{
+	int fd;
+
+	if (!k->rel[0] || strcmp(k->rel, rel))
+		return -1;
+	fd = open_beneath(rel, O_RDONLY | O_NONBLOCK);
+	if (fd >= 0 && !fstat(fd, &f->st) && S_ISREG(f->st.st_mode) &&
+	    f->st.st_dev == k->dev && f->st.st_ino == k->ino) {
+		f->fd = fd;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	k->rel[0] = '\0';
+	return -1;
+}
+
 /* O_PATH + fstat, then the real open only for a regular file. */
 static int open_regular(const char *rel, struct file_ref *f, int *is_dir)
 {
-	int pfd = open_beneath(rel, O_PATH), fd;
+	struct known *k = known_slot(rel);
+	int pfd, fd;
 
 	*is_dir = 0;
+	if (!open_known(k, rel, f))
+		return 0;
+	pfd = open_beneath(rel, O_PATH);
 	if (pfd < 0)
 		return errno_status(errno);
 	if (fstat(pfd, &f->st)) {
@@ -229,6 +278,11 @@ static int open_regular(const char *rel, struct file_ref *f, int *is_dir)
 		return 404;
 	}
 	f->fd = fd;
+	if (strlen(rel) < sizeof(k->rel)) {
+		strcpy(k->rel, rel);
+		k->dev = f->st.st_dev;
+		k->ino = f->st.st_ino;
+	}
 	return 0;
 }
 
@@ -268,10 +322,12 @@ int files_open(const char *path, struct file_ref *f)
 
 void http_date(time_t t, char *out, size_t max)
 {
-	struct tm tm;
+	char d[FMT_HTTP_DATE];
+	struct fmt f;
 
-	gmtime_r(&t, &tm);
-	strftime(out, max, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	fmt_http_date(t, d);
+	fmt_init(&f, out, max, 0);
+	fmt_str(&f, d);
 }
 
 time_t http_date_parse(const char *s)
@@ -288,10 +344,18 @@ time_t http_date_parse(const char *s)
 
 void file_etag(const struct stat *st, char *out, size_t max)
 {
-	snprintf(out, max, "\"%llx-%llx-%lx\"",
-		 (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
-		 (unsigned long long)st->st_mtim.tv_nsec,
-		 (unsigned long long)st->st_size, (unsigned long)st->st_ino);
+	struct fmt f;
+
+	/* "mtime ns-size-inode" in hex */
+	fmt_init(&f, out, max, 0);
+	fmt_str(&f, "\"");
+	fmt_hex(&f, (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
+		(unsigned long long)st->st_mtim.tv_nsec);
+	fmt_str(&f, "-");
+	fmt_hex(&f, (unsigned long long)st->st_size);
+	fmt_str(&f, "-");
+	fmt_hex(&f, (unsigned long)st->st_ino);
+	fmt_str(&f, "\"");
 }
 
 /* Is our etag in an If-None-Match list ("*", weak comparison)? */

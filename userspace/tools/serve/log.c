@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fmt.h"
 #include "http.h"
 #include "log.h"
 
@@ -192,33 +193,66 @@ size_t log_escape(char *out, size_t max, const char *in)
 	return o;
 }
 
+/* The log's timestamp, formatted once a second per thread. */
+static const char *log_time(void)
+{
+	static __thread time_t last = -1;
+	static __thread char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last) {
+		localtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		last = now;
+	}
+	return when;
+}
+
 void access_log(const struct conn *c, const struct http_req *r, int status,
 		long long bytes, const char *note)
 {
-	char line[2048], rl[600], ua[300], ref[300], when[64];
-	struct timespec now;
-	struct tm tm;
+	char line[2048], rl[600], ua[300], ref[300];
+	long long tenths;
+	struct fmt f;
 	double ms;
-	int n;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", &tm);
 	log_escape(rl, sizeof(rl), r && r->line[0] ? r->line : "-");
 	log_escape(ua, sizeof(ua), r && r->user_agent[0] ? r->user_agent : "-");
 	log_escape(ref, sizeof(ref), r && r->referer[0] ? r->referer : "-");
 	ms = conn_now_ms() - c->req_t0;
-	n = snprintf(line, sizeof(line),
-		     "%s - - [%s] \"%s\" %d %lld \"%s\" \"%s\" %.1fms %s %s %s%s%s\n",
-		     c->peer_host, when, rl, status, bytes, ref, ua, ms,
-		     conn_tls_version(c), conn_tls_cipher(c),
-		     c->kernel ? "ktls" : "userspace-tls",
-		     note ? " " : "", note ? note : "");
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
+	tenths = ms > 0 ? (long long)(ms * 10 + 0.5) : 0;
+	/* host - - [time] "line" status bytes "referer" "agent" N.Nms ... */
+	fmt_init(&f, line, sizeof(line) - 1, 0);
+	fmt_str(&f, c->peer_host);
+	fmt_str(&f, " - - [");
+	fmt_str(&f, log_time());
+	fmt_str(&f, "] \"");
+	fmt_str(&f, rl);
+	fmt_str(&f, "\" ");
+	fmt_i64(&f, status);
+	fmt_str(&f, " ");
+	fmt_i64(&f, bytes);
+	fmt_str(&f, " \"");
+	fmt_str(&f, ref);
+	fmt_str(&f, "\" \"");
+	fmt_str(&f, ua);
+	fmt_str(&f, "\" ");
+	fmt_i64(&f, tenths / 10);
+	fmt_str(&f, ".");
+	fmt_i64(&f, tenths % 10);
+	fmt_str(&f, "ms ");
+	fmt_str(&f, conn_tls_version(c));
+	fmt_str(&f, " ");
+	fmt_str(&f, conn_tls_cipher(c));
+	fmt_str(&f, c->kernel ? " ktls" : " userspace-tls");
+	if (note) {
+		fmt_str(&f, " ");
+		fmt_str(&f, note);
+	}
+	/* Room for the newline was kept out of the limit. */
+	line[f.len++] = '\n';
 	pthread_mutex_lock(&log_lock);
-	write_line(access_fd, line, (size_t)n);
+	write_line(access_fd, line, f.len);
 	pthread_mutex_unlock(&log_lock);
 }
