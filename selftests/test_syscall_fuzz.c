@@ -200,6 +200,12 @@ struct run {
 	volatile int hang;
 	int all_dumped;		/* print_all_threads() ran */
 	volatile int faultinj_err;	/* a worker could not set make-it-fail */
+	/*
+	 * A worker never came back from the kernel: the pool, its locks and
+	 * its op logs stay theirs (a stuck call may still return and use
+	 * them), so no later run starts and nothing they use is freed.
+	 */
+	int wedged;
 	unsigned long cnt[NOPS], okc[NOPS], skip[NOPS];
 	uint32_t gen;
 };
@@ -1384,6 +1390,12 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 	double stop_by;
 
 	memset(out, 0, sizeof(*out));
+	if (R->wedged) {
+		kt_diag("%snot run: a worker of an earlier run is still in the kernel",
+			R->intree ? "intree: " : "");
+		out->hang = 1;
+		return -1;
+	}
 	for (i = 0; i < (int)NGAUGES; i++)
 		base[i] = stat_read(stat_path(R->intree), gauges[i]);
 	/* Gauges absent (in-tree lacks the Ktls* ones): compare nothing. */
@@ -1447,6 +1459,8 @@ static int run_once(struct run *R, uint32_t seed, double secs,
 				print_all_threads(R->intree ? "intree: " : "");
 				out->hang = 1;
 				R->stop = 1;
+				pthread_join(wd, NULL);
+				R->wedged = 1;
 				return -1;
 			}
 		}
@@ -1623,6 +1637,12 @@ static struct op *alloc_log(void)
 	return l;
 }
 
+/* Time left, and no worker stuck in the kernel (no run could start). */
+static int minimise_on(const struct run *R, double until)
+{
+	return now() < until && !R->wedged;
+}
+
 /*
  * Best-effort shrinking for at most `secs`: replay tails of the logs,
  * then drop chunks, keeping a change while the run still fails.
@@ -1640,7 +1660,7 @@ static void minimise(struct run *R, uint32_t seed, struct op **logs,
 	for (i = 0; i < NTHREADS; i++)
 		t[i] = alloc_log();
 	/* Tails first: a splat usually follows its cause closely. */
-	for (tail = 64; tail < MAXLOG && now() < until; tail *= 4) {
+	for (tail = 64; tail < MAXLOG && minimise_on(R, until); tail *= 4) {
 		int shorter = 0;
 
 		for (i = 0; i < NTHREADS; i++) {
@@ -1663,11 +1683,11 @@ static void minimise(struct run *R, uint32_t seed, struct op **logs,
 		}
 	}
 	/* Then chunks of each thread's list. */
-	for (chunk = 32; chunk >= 1 && now() < until; chunk /= 2) {
-		for (i = 0; i < NTHREADS && now() < until; i++) {
+	for (chunk = 32; chunk >= 1 && minimise_on(R, until); chunk /= 2) {
+		for (i = 0; i < NTHREADS && minimise_on(R, until); i++) {
 			size_t at;
 
-			for (at = 0; at < nlogs[i] && now() < until;) {
+			for (at = 0; at < nlogs[i] && minimise_on(R, until);) {
 				size_t n = nlogs[i] - at < chunk ?
 					   nlogs[i] - at : chunk;
 				int k;
@@ -1696,7 +1716,7 @@ static void minimise(struct run *R, uint32_t seed, struct op **logs,
 			break;
 	}
 	kt_diag("minimised in %d replays", tries);
-	for (i = 0; i < NTHREADS; i++)
+	for (i = 0; i < NTHREADS && !R->wedged; i++)
 		free(t[i]);
 }
 
@@ -1802,7 +1822,7 @@ static int replay_text(const char *name, const char *text)
 			print_outcome(&o, "");
 		print_counts(&the_run, "  ");
 	}
-	for (i = 0; i < NTHREADS; i++)
+	for (i = 0; i < NTHREADS && !the_run.wedged; i++)
 		free(logs[i]);
 	return rc;
 }
