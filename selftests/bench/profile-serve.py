@@ -35,7 +35,6 @@ spec = importlib.util.spec_from_file_location(
 bench_profile = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench_profile)
 read_lines = bench_profile.read_lines
-KSYM_RE = bench_profile.KSYM_RE
 KERNEL_START = bench_profile.KERNEL_START
 MiB = 1024 * 1024
 
@@ -153,12 +152,9 @@ def parse_results(path):
                     (int(m.group(2), 16), int(m.group(3), 16),
                      int(m.group(5), 16), m.group(6)))
             continue
-        m = KSYM_RE.match(line)
-        if m:
-            name = m.group(3)
-            if m.group(4):
-                name += " [%s]" % m.group(4)
-            ksyms.append((int(m.group(1), 16), m.group(2), name))
+        k = bench_profile.parse_ksym(line)
+        if k:
+            ksyms.append(k)
     return runs, ksyms, maps
 
 
@@ -240,15 +236,13 @@ def fmt_diff(a, b, row, top=None):
     for _, name, x, y in rows[:top] if top else rows:
         out.append("%14.0f %14.0f %+14.0f  %s" % (x, y, x - y, name))
     out.append("by part (kernel: vmlinux or module; user: binary or library):")
-    pa_, pb_ = {}, {}
-    for name, n in a["funcs"].items():
-        pa_[part_of(name)] = pa_.get(part_of(name), 0) + n
-    for name, n in b["funcs"].items():
-        pb_[part_of(name)] = pb_.get(part_of(name), 0) + n
-    for p in sorted(set(pa_) | set(pb_),
-                    key=lambda p: -max(pa(pa_.get(p, 0)), pb(pb_.get(p, 0)))):
-        x, y = pa(pa_.get(p, 0)), pb(pb_.get(p, 0))
-        out.append("%14.0f %14.0f %+14.0f  %s" % (x, y, x - y, p))
+    parts = []
+    for side in (a, b):
+        m = {}
+        for name, n in side["funcs"].items():
+            m[part_of(name)] = m.get(part_of(name), 0) + n
+        parts.append(m)
+    out += bench_profile.fmt_parts(parts[0], parts[1], a["den"], b["den"])
     return out
 
 

@@ -97,13 +97,21 @@ def parse_results(path):
                          "cipher": p[4], "rep": int(kv["rep"]),
                          "bytes": int(kv["bytes"]), "mark": int(kv["mark"])})
             continue
-        m = KSYM_RE.match(line)
-        if m:
-            name = m.group(3)
-            if m.group(4):
-                name += " [%s]" % m.group(4)
-            ksyms.append((int(m.group(1), 16), m.group(2), name))
+        k = parse_ksym(line)
+        if k:
+            ksyms.append(k)
     return runs, ksyms
+
+
+def parse_ksym(line):
+    """(address, type, "name [module]") of a "# ksym" line, else None."""
+    m = KSYM_RE.match(line)
+    if not m:
+        return None
+    name = m.group(3)
+    if m.group(4):
+        name += " [%s]" % m.group(4)
+    return int(m.group(1), 16), m.group(2), name
 
 
 def parse_counts(path):
@@ -176,11 +184,21 @@ def fmt_diff(kt, it, top=None):
     for _, name, a, b in rows[:top] if top else rows:
         out.append("%14.0f %14.0f %+14.0f  %s" % (a, b, a - b, name))
     out.append("by module:")
-    ma, mb = by_module(kt["funcs"]), by_module(it["funcs"])
+    out += fmt_parts(by_module(kt["funcs"]), by_module(it["funcs"]),
+                     kt["mib"], it["mib"])
+    return out
+
+
+def fmt_parts(ma, mb, da, db):
+    """Rows "a b a-b part" for two {part: count} maps, each count over
+    its denominator, the largest parts first."""
+    def per(n, d):
+        return n / d if d else 0.0
+    out = []
     for m in sorted(set(ma) | set(mb),
-                    key=lambda m: -max(ma.get(m, 0) / kt["mib"],
-                                       mb.get(m, 0) / it["mib"])):
-        a, b = ma.get(m, 0) / kt["mib"], mb.get(m, 0) / it["mib"]
+                    key=lambda m: -max(per(ma.get(m, 0), da),
+                                       per(mb.get(m, 0), db))):
+        a, b = per(ma.get(m, 0), da), per(mb.get(m, 0), db)
         out.append("%14.0f %14.0f %+14.0f  %s" % (a, b, a - b, m))
     return out
 

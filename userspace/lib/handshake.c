@@ -96,24 +96,14 @@ out:
 	return rc;
 }
 
-static int kl_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Not sscanf: ~400 instructions a byte, 26,000 a handshake (bench-serve-profile). */
 static int kl_unhex(unsigned char *out, size_t max, const char *hex)
 {
 	size_t n = 0;
 
 	while (hex[0] && hex[1] && n < max) {
-		int hi = kl_nibble(hex[0]), lo = kl_nibble(hex[1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)hex[0]);
+		int lo = OPENSSL_hexchar2int((unsigned char)hex[1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

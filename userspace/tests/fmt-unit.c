@@ -10,15 +10,7 @@
 #include <time.h>
 
 #include "../tools/serve/fmt.h"
-
-static int failures;
-
-#define EXPECT(cond) do {						\
-	if (!(cond)) {							\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-		failures++;						\
-	}								\
-} while (0)
+#include "unit.h"
 
 static void date_like_strftime(time_t t)
 {

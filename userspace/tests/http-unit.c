@@ -4,15 +4,7 @@
 #include <string.h>
 
 #include "../tools/serve/http.h"
-
-static int failures;
-
-#define EXPECT(cond) do {						\
-	if (!(cond)) {							\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-		failures++;						\
-	}								\
-} while (0)
+#include "unit.h"
 
 static int parse(const char *s, struct http_req *r)
 {
