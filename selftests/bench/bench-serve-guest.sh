@@ -15,7 +15,7 @@
 # Knobs on the kernel command line: bserve.secs=N (per run, default 10),
 # bserve.reps=N (default 3), bserve.conns=N (default 10), bserve.idle=N (idle connections, default
 # 2000), bserve.rows=a,b (idle,1k,100k,64m,handshake; default all),
-# bserve.ksyms=1 (make bench-serve-profile: both servers' memory maps as
+# bserve.first=nginx (the other server first), bserve.ksyms=1 (make bench-serve-profile: both servers' memory maps as
 # "# maps IMPL LINE" after start, kernel and module text symbols as
 # "# ksym ADDR T NAME [MOD]" at the end).
 
@@ -27,6 +27,7 @@ CONNS=${BSERVE_CONNS:-10}
 # idle first: on fresh servers (memory the other rows freed would be
 # reused and hide what an idle connection costs).
 ROWS=${BSERVE_ROWS:-idle,1k,100k,64m,handshake}
+FIRST=${BSERVE_FIRST:-ktls-serve}
 # shellcheck disable=SC2013 # the command line is one line of words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -36,8 +37,13 @@ for arg in $(cat /proc/cmdline); do
 	bserve.rows=*) ROWS=${arg#bserve.rows=} ;;
 	bserve.conns=*) CONNS=${arg#bserve.conns=} ;;
 	bserve.ksyms=*) KSYMS=${arg#bserve.ksyms=} ;;
+	bserve.first=*) FIRST=${arg#bserve.first=} ;;
 	esac
 done
+# Which server runs first in odd repetitions.  The idle row runs once, and
+# the second server's connections reuse slab the first one's freed (with
+# 10,000 connections it is not back within seconds): measure each first.
+if [ "$FIRST" = nginx ]; then SECOND=ktls-serve; else FIRST=ktls-serve SECOND=nginx; fi
 B=${KTLS_BIN:-/ktls/bin}
 W=/tmp/bserve
 KPORT=8443 NPORT=8444
@@ -177,7 +183,7 @@ for row in $(echo "$ROWS" | tr ',' ' '); do
 	[ "$row" = idle ] && reps=1
 	while [ $rep -le "$reps" ]; do
 		# Interleaved, the order reversed every other repetition.
-		if [ $((rep % 2)) = 1 ]; then order="ktls-serve nginx"; else order="nginx ktls-serve"; fi
+		if [ $((rep % 2)) = 1 ]; then order="$FIRST $SECOND"; else order="$SECOND $FIRST"; fi
 		for impl in $order; do
 			if [ "$row" = idle ]; then run_idle "$impl" "$rep"; else run_wrk "$row" "$impl" "$rep"; fi
 		done

@@ -14,6 +14,7 @@
 # long), BSERVE_REPS (default 3), BSERVE_IDLE (idle connections, default
 # 2000), BSERVE_CONNS (keep-alive connections, default 10: under TCG 100
 # handshakes outlast a run), BSERVE_ROWS (idle,1k,100k,64m,handshake),
+# BSERVE_FIRST (nginx: it runs first in odd repetitions and the idle row),
 # KTLS_VM_TIMEOUT, BENCH_OUT.
 # BSERVE_PROFILE=1 (make bench-serve-profile) also profiles: the plugin
 # writes <logs>/prof/prof-<seq>.txt per window, counting the server's vCPU
@@ -84,6 +85,7 @@ for series in $KERNELS; do
 		--host-bin openssl --host-bin curl --host-bin nginx --host-bin wrk
 	append="bserve.secs=${BSERVE_SECS:-10} bserve.reps=${BSERVE_REPS:-3} bserve.idle=${BSERVE_IDLE:-2000} bserve.conns=${BSERVE_CONNS:-10}"
 	[[ -z "${BSERVE_ROWS:-}" ]] || append+=" bserve.rows=$BSERVE_ROWS"
+	[[ -z "${BSERVE_FIRST:-}" ]] || append+=" bserve.first=$BSERVE_FIRST"
 	plugin_args=""
 	if [[ "${BSERVE_PROFILE:-0}" == 1 ]]; then
 		# The plugin's argument list is comma-separated.
